@@ -1,0 +1,1 @@
+"""HTTP fetching: address guard, rate limits, and a retrying, size-bounded fetcher."""

@@ -1,0 +1,275 @@
+"""Output roots: a local directory or ``s3://bucket/prefix``, behind one small interface.
+
+Every write is atomic: a local file is written under ``<root>/.tmp/`` (same filesystem) and renamed into
+place; an S3 object appears only when its PUT completes. A reader never sees half an output.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Iterator
+
+from include.visionflow.errors import BadInputError, StorageError
+
+TMP_DIR = ".tmp"
+
+
+@dataclass(frozen=True)
+class S3Options:
+    """How to reach S3; empty fields fall back to boto3's own chain (env, config files)."""
+
+    endpoint_url: str | None = None
+    access_key: str | None = None
+    secret_key: str | None = None
+    region: str | None = None
+    unsigned: bool = False
+
+    def __repr__(self) -> str:  # keep credentials out of logs and tracebacks
+        return f"S3Options(endpoint_url={self.endpoint_url!r}, region={self.region!r}, unsigned={self.unsigned})"
+
+    def client(self):
+        import boto3
+        from botocore import UNSIGNED
+        from botocore.config import Config
+
+        config = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
+        if self.unsigned:
+            config = config.merge(Config(signature_version=UNSIGNED))
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=self.region or "us-east-1",
+            config=config,
+        )
+
+
+class Storage:
+    """Relative keys (``a/b.jpg``) under one root."""
+
+    root: str
+    is_local: bool = False
+
+    def uri(self, rel: str) -> str:
+        raise NotImplementedError
+
+    def exists(self, rel: str) -> bool:
+        raise NotImplementedError
+
+    def size(self, rel: str) -> int | None:
+        raise NotImplementedError
+
+    def read_bytes(self, rel: str) -> bytes:
+        raise NotImplementedError
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    def put_file(self, rel: str, local_path: str | Path) -> None:
+        """Move a complete local file to ``rel`` (the local file is consumed)."""
+        raise NotImplementedError
+
+    def fetch_file(self, rel: str, local_path: str | Path) -> None:
+        """Copy ``rel`` to a local file."""
+        raise NotImplementedError
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        raise NotImplementedError
+
+    def delete(self, rel: str) -> None:
+        raise NotImplementedError
+
+    def staging_dir(self) -> Path:
+        """A local directory for temp files that will end up in this storage."""
+        raise NotImplementedError
+
+    def write_text(self, rel: str, text: str) -> None:
+        self.write_bytes(rel, text.encode("utf-8"))
+
+    def read_text(self, rel: str) -> str:
+        return self.read_bytes(rel).decode("utf-8")
+
+    @contextlib.contextmanager
+    def open_write(self, rel: str) -> Iterator[IO[bytes]]:
+        """Write a file in a streaming way; it appears at ``rel`` only if the block succeeds."""
+        fd, tmp = tempfile.mkstemp(dir=self.staging_dir(), suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                yield fh
+            self.put_file(rel, tmp)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    @contextlib.contextmanager
+    def local_copy(self, rel: str) -> Iterator[Path]:
+        """A local path holding ``rel``'s content (the file itself when local)."""
+        if self.is_local:
+            yield Path(self.uri(rel))
+            return
+        fd, tmp = tempfile.mkstemp(dir=self.staging_dir(), suffix=Path(rel).suffix)
+        os.close(fd)
+        try:
+            self.fetch_file(rel, tmp)
+            yield Path(tmp)
+        finally:
+            os.unlink(tmp)
+
+
+class LocalStorage(Storage):
+    is_local = True
+
+    def __init__(self, root: str | Path):
+        self.root = str(Path(root).expanduser().absolute())
+
+    def _path(self, rel: str) -> Path:
+        path = Path(self.root, rel)
+        # Keys come from metadata; none may escape the root (e.g. "../../etc").
+        if not path.resolve().is_relative_to(Path(self.root).resolve()):
+            raise BadInputError(f"output key {rel!r} escapes the output root {self.root}")
+        return path
+
+    def uri(self, rel: str) -> str:
+        return str(self._path(rel))
+
+    def local_path(self, rel: str) -> Path:
+        return self._path(rel)
+
+    def exists(self, rel: str) -> bool:
+        return self._path(rel).exists()
+
+    def size(self, rel: str) -> int | None:
+        try:
+            return self._path(rel).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def read_bytes(self, rel: str) -> bytes:
+        return self._path(rel).read_bytes()
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.staging_dir(), suffix=".part")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        self.put_file(rel, tmp)
+
+    def put_file(self, rel: str, local_path: str | Path) -> None:
+        dest = self._path(rel)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(local_path, dest)
+        except OSError:  # another filesystem: copy next to the target, then rename
+            tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
+            shutil.copyfile(local_path, tmp)
+            os.replace(tmp, dest)
+            os.unlink(local_path)
+
+    def fetch_file(self, rel: str, local_path: str | Path) -> None:
+        shutil.copyfile(self._path(rel), local_path)
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        base = self._path(prefix) if prefix else Path(self.root)
+        if not base.exists():
+            return
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if d != TMP_DIR)
+            for name in sorted(filenames):
+                yield os.path.relpath(os.path.join(dirpath, name), self.root)
+
+    def delete(self, rel: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._path(rel).unlink()
+
+    def staging_dir(self) -> Path:
+        path = Path(self.root, TMP_DIR)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+class S3Storage(Storage):
+    def __init__(self, bucket: str, prefix: str, options: S3Options | None = None):
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.root = f"s3://{bucket}/{self.prefix}".rstrip("/")
+        self.options = options or S3Options()
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = self.options.client()
+        return self._client
+
+    def _key(self, rel: str) -> str:
+        rel = rel.lstrip("/")
+        if ".." in Path(rel).parts:
+            raise BadInputError(f"output key {rel!r} escapes the output root {self.root}")
+        return f"{self.prefix}/{rel}" if self.prefix else rel
+
+    def uri(self, rel: str) -> str:
+        return f"s3://{self.bucket}/{self._key(rel)}"
+
+    def _head(self, rel: str) -> dict | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=self._key(rel))
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise StorageError(f"cannot read {self.uri(rel)}: {err}") from err
+
+    def exists(self, rel: str) -> bool:
+        return self._head(rel) is not None
+
+    def size(self, rel: str) -> int | None:
+        head = self._head(rel)
+        return None if head is None else int(head["ContentLength"])
+
+    def read_bytes(self, rel: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=self._key(rel))["Body"].read()
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self._key(rel), Body=data)
+
+    def put_file(self, rel: str, local_path: str | Path) -> None:
+        self.client.upload_file(str(local_path), self.bucket, self._key(rel))
+        os.unlink(local_path)
+
+    def fetch_file(self, rel: str, local_path: str | Path) -> None:
+        self.client.download_file(self.bucket, self._key(rel), str(local_path))
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        full = self._key(prefix) if prefix else (self.prefix + "/" if self.prefix else "")
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
+            for obj in page.get("Contents", []):
+                yield obj["Key"][strip:]
+
+    def delete(self, rel: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(rel))
+
+    def staging_dir(self) -> Path:
+        path = Path(tempfile.gettempdir(), "visionflow-staging")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def open_storage(root: str, s3: S3Options | None = None) -> Storage:
+    """``root`` is a local path or ``s3://bucket[/prefix]``."""
+    if not root:
+        raise BadInputError("output root is empty: give a local path or s3://bucket/prefix")
+    if root.startswith("s3://"):
+        bucket, _, prefix = root[5:].partition("/")
+        if not bucket:
+            raise BadInputError(f"output root {root!r} has no bucket: use s3://bucket/prefix")
+        return S3Storage(bucket, prefix, s3)
+    if "://" in root:
+        raise BadInputError(f"output root {root!r}: only local paths and s3:// are supported")
+    return LocalStorage(root)
