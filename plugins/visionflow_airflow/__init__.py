@@ -1,0 +1,1 @@
+"""Airflow-facing side of visionflow: hooks (connections -> clients) and one-action operators."""

@@ -1,0 +1,39 @@
+"""Pieces every visionflow DAG shares: default task arguments and storage from an output root."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+OWNER = "visionflow"
+
+
+def default_args(retries: int = 2, retry_delay: timedelta = timedelta(seconds=30)) -> dict:
+    """Retries with exponential backoff for every task; item failures never fail a task, so a retry
+    means an infrastructure problem (network, storage) worth another try."""
+    return {
+        "owner": OWNER,
+        "retries": retries,
+        "retry_delay": retry_delay,
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=10),
+    }
+
+
+def dag_kwargs(doc_md: str, tags: list[str]) -> dict:
+    return {
+        "doc_md": doc_md,
+        "tags": ["visionflow", *tags],
+        "default_args": default_args(),
+        "max_active_runs": 4,
+        "render_template_as_native_obj": True,
+    }
+
+
+def storage_for(output_root: str, aws_conn_id: str = "aws_default"):
+    """Storage for a local path or s3:// root; S3 credentials/endpoint come from an Airflow connection."""
+    from include.visionflow.storage import open_storage
+
+    if not str(output_root).startswith("s3://"):
+        return open_storage(str(output_root))
+    from visionflow_airflow.hooks.s3 import s3_options
+
+    return open_storage(str(output_root), s3_options(aws_conn_id))
