@@ -1,0 +1,167 @@
+"""Trim and resize videos to H.264 MP4 with PyAV (libx264), the work of mmaction2's ``download.py`` trim and
+``resize_videos.py`` (formats.md 5.2, 5.3).
+
+* :func:`trim_clip` keeps frames whose timestamp is in ``[start, end)`` (accurate, like ``ffmpeg -i IN -ss S
+  -t D``: frames before ``start`` are decoded and dropped, the container is only *seeked* to the key frame
+  before ``start``), at the source size.
+* :func:`resize_video` scales so the *display* short side is N, for landscape and portrait alike (upstream's
+  portrait branch is broken), optionally with a dense GOP (``-g 16``) for fast random access.
+
+Rotated sources (display matrix) are turned upright, as the ffmpeg CLI does, so every consumer sees the same
+picture. Audio is dropped: the mmaction consumers read video only (``resize_videos.py`` passes ``-an`` too).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from include.visionflow.errors import BadInputError, DecodeError
+from include.visionflow.video.probe import VideoInfo, normalize_rotation, open_video, probe, target_size
+
+log = logging.getLogger(__name__)
+
+DENSE_GOP = 16  # mmaction2 resize_videos.py --dense: a key frame every 16 frames
+EPSILON = 1e-6  # timestamps are rationals; a frame exactly at ``start`` belongs to the clip
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """What to produce: a time range (seconds from the file start), a short side, GOP and x264 settings."""
+
+    start: float | None = None
+    end: float | None = None
+    short_side: int | None = None
+    upscale: bool = True  # mmaction's resize upscales small videos too
+    dense: bool = False
+    crf: int = 23  # libx264's own defaults, as the ffmpeg CLI uses them
+    preset: str = "medium"
+
+    def __post_init__(self) -> None:
+        if self.start is not None and self.start < 0:
+            raise BadInputError(f"clip start {self.start} is negative")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise BadInputError(f"clip end {self.end} is not after start {self.start}")
+
+
+class _Upright:
+    """Scale (and rotate upright) decoded frames to the output size, as yuv420p for libx264."""
+
+    def __init__(self, stream, rotation: int, size: tuple[int, int]):
+        self.size, self.graph = size, None
+        if rotation:
+            self.graph = self._graph(stream, rotation, size)
+        else:
+            from av.video.reformatter import VideoReformatter
+
+            self.scaler = VideoReformatter()  # one swscale context for the whole video
+
+    @staticmethod
+    def _graph(stream, rotation: int, size: tuple[int, int]):
+        import av
+
+        steps = {90: [("transpose", "cclock")], 270: [("transpose", "clock")], 180: [("hflip", ""), ("vflip", "")]}
+        graph = av.filter.Graph()
+        node = graph.add_buffer(template=stream)
+        for name, args in [*steps[rotation], ("scale", f"{size[0]}:{size[1]}"), ("format", "yuv420p")]:
+            nxt = graph.add(name, args) if args else graph.add(name)
+            node.link_to(nxt)
+            node = nxt
+        sink = graph.add("buffersink")
+        node.link_to(sink)
+        graph.configure()
+        return graph
+
+    def __call__(self, frame):
+        if self.graph is None:
+            width, height = self.size
+            return self.scaler.reformat(frame, width=width, height=height, format="yuv420p", threads=1)
+        self.graph.push(frame)
+        return self.graph.pull()
+
+
+def _output_stream(container, stream, size: tuple[int, int], spec: ClipSpec):
+    rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+    out = container.add_stream("libx264", rate=rate)
+    out.width, out.height = size
+    out.pix_fmt = "yuv420p"
+    out.time_base = stream.time_base
+    out.codec_context.thread_count = 0  # x264 picks its thread count, as the ffmpeg CLI lets it
+    out.options = {"crf": str(spec.crf), "preset": spec.preset}
+    if spec.dense:
+        out.codec_context.gop_size = DENSE_GOP
+    return out
+
+
+def _seek(container, stream, start: float | None) -> None:
+    """Jump to the key frame before ``start``; decoding from there drops the frames before ``start``."""
+    if not start:
+        return
+    file_start = (container.start_time or 0) / 1_000_000
+    target = int((start + file_start) / stream.time_base)
+    container.seek(target, stream=stream, backward=True, any_frame=False)
+
+
+def transcode(src: str | Path, dst: str | Path, spec: ClipSpec) -> VideoInfo:
+    """Write ``src`` (optionally trimmed and resized) to ``dst`` as H.264 MP4 and return the probe of ``dst``."""
+    import av
+
+    source = probe(src)
+    width, height = source.display_size
+    out_w, out_h = target_size(width, height, spec.short_side, upscale=spec.upscale, even=True)
+    container = open_video(src)
+    written = 0
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        _seek(container, stream, spec.start)
+        with av.open(str(dst), "w", format="mp4") as output:
+            ostream = _output_stream(output, stream, (out_w, out_h), spec)
+            written = _copy_frames(container, stream, output, ostream, spec, source.rotation)
+            for packet in ostream.encode(None):
+                output.mux(packet)
+    except av.error.FFmpegError as err:
+        raise DecodeError("corrupt_video", f"{Path(src).name}: {err}") from err
+    finally:
+        container.close()
+    if not written:
+        Path(dst).unlink(missing_ok=True)
+        raise DecodeError("empty_clip", f"{Path(src).name} has no frame in [{spec.start}, {spec.end})")
+    log.info("wrote %s (%s frames, %sx%s) from %s", dst, written, out_w, out_h, src)
+    return probe(dst)
+
+
+def _copy_frames(container, stream, output, ostream, spec: ClipSpec, rotation: int) -> int:
+    file_start = (container.start_time or 0) / 1_000_000
+    start = spec.start or 0.0
+    upright: _Upright | None = None
+    first_pts: int | None = None
+    written = 0
+    for frame in container.decode(stream):
+        seconds = float(frame.pts * frame.time_base) - file_start if frame.pts is not None else None
+        if seconds is not None and seconds < start - EPSILON:
+            continue
+        if seconds is not None and spec.end is not None and seconds >= spec.end - EPSILON:
+            break
+        if upright is None:
+            rotation = normalize_rotation(getattr(frame, "rotation", rotation))
+            upright = _Upright(stream, rotation, (ostream.width, ostream.height))
+        pts = frame.pts if frame.pts is not None else written
+        first_pts = pts if first_pts is None else first_pts
+        out = upright(frame)
+        out.pts, out.time_base = pts - first_pts, stream.time_base  # the clip starts at 0
+        for packet in ostream.encode(out):
+            output.mux(packet)
+        written += 1
+    return written
+
+
+def trim_clip(src: str | Path, dst: str | Path, start: float, end: float, *, short_side: int | None = None) -> VideoInfo:
+    """Frames of ``src`` in ``[start, end)`` seconds to H.264 MP4 ``dst`` (source size unless ``short_side``)."""
+    return transcode(src, dst, ClipSpec(start=start, end=end, short_side=short_side))
+
+
+def resize_video(src: str | Path, dst: str | Path, short_side: int = 256, dense: bool = True) -> VideoInfo:
+    """``src`` scaled so its display short side is ``short_side`` (both orientations), H.264, GOP 16 if dense."""
+    return transcode(src, dst, ClipSpec(short_side=short_side, dense=dense))
