@@ -11,6 +11,7 @@ import logging
 import shutil
 import socket
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -65,6 +66,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         source: SampleSource = self.server.source  # type: ignore[attr-defined]
         parts = urlsplit(self.path)
+        with source.lock:
+            source.hits[parts.path] += 1
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         for prefix, handler in source.routes:
@@ -103,6 +106,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._dispatch("POST")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # Clients that hang up mid-response (timeouts, truncation tests) are normal here.
+        log.debug("connection from %s ended abruptly", client_address)
+
+
 class SampleSource:
     """The sample source: ``start()``, use ``base_url`` and ``urls``, ``stop()``."""
 
@@ -111,8 +122,9 @@ class SampleSource:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.routes: list[tuple[str, Handler]] = []
         self.urls: dict[str, str] = {}
-        self._httpd = ThreadingHTTPServer((HOST, port), _RequestHandler)
-        self._httpd.daemon_threads = True
+        self.hits: Counter[str] = Counter()  # requests per path: lets tests prove a rerun fetched nothing
+        self.lock = threading.Lock()
+        self._httpd = _QuietServer((HOST, port), _RequestHandler)
         self._httpd.source = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
         self._s3_port = s3_port

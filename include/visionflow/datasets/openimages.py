@@ -1,0 +1,203 @@
+"""OpenImages V4 (PRIMO): where the OpenImages dataset is defined.
+
+Recipe: fetch the two metadata CSVs into ``<root>/metadata/``; split (target = boxable ids; train = the first
+``train_size`` rows with Subset=train not in target, in file order; extended_targets = the rest); cut each
+split into shards; per shard download -> MD5 against ``OriginalMD5`` (base64) -> thumbnail -> RGB JPEG at
+``<root>/<split>/images/<id[:2]>/<id>.jpg``; a summary per split. Tarballs are in ``archives.py``.
+
+Memory stays flat for the real 9M-row CSV: it is streamed in blocks with pyarrow, and the 1.7M boxable ids
+are held as a sorted uint64 array (16 hex chars = 64 bits), not as Python strings.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from include.visionflow.errors import BadInputError, DecodeError, FetchError, RefusedURL
+from include.visionflow.fetch.http import Fetcher
+from include.visionflow.images import ImageSpec, transform_image
+from include.visionflow.manifest import ItemResult, ShardStats, Status, merge_stats, read_stats
+from include.visionflow.shards import ShardSpec, finish_shard, read_shard, rows_per_shard, run_items, write_shards
+from include.visionflow.storage import Storage
+from include.visionflow.verify import md5_matches, normalize_md5
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "extended_targets")
+METADATA_COLUMNS = ["ImageID", "Subset", "OriginalURL", "OriginalMD5"]
+SHARD_COLUMNS = ["ImageID", "OriginalURL", "OriginalMD5"]
+METADATA_REL = "metadata/image_ids_and_rotation.csv"
+BOXABLE_REL = "metadata/train-images-boxable-with-rotation.csv"
+BLOCK = 16 << 20  # pyarrow CSV block size: bounds memory per batch
+
+
+@dataclass(frozen=True)
+class DownloadConfig:
+    thumbnail_size: int = 1024
+    quality: int = 90
+    threads: int = 16
+
+    @property
+    def image_spec(self) -> ImageSpec:
+        return ImageSpec(mode="thumbnail", size=self.thumbnail_size, upscale=False, quality=self.quality)
+
+
+def fetch_metadata(storage: Storage, url: str, rel: str, fetcher: Fetcher, refresh: bool = False) -> str:
+    """Copy a metadata CSV (http(s) URL or local path) to ``rel`` in storage and check its header."""
+    if refresh or not storage.exists(rel):
+        staging = storage.staging_dir()
+        with tempfile.TemporaryDirectory(dir=staging) as tmp:
+            local = Path(tmp, Path(rel).name)
+            if Path(url).is_file():
+                local.write_bytes(Path(url).read_bytes())
+            else:
+                try:
+                    fetcher.download_to(url, local)
+                except FetchError as err:
+                    raise BadInputError(f"cannot download metadata {url}: {err}. Check the URL param.") from None
+            check_header(local, url)
+            storage.put_file(rel, local)
+    else:
+        log.info("%s already present; not downloading %s again", rel, url)
+    return rel
+
+
+def check_header(path: Path, source: str) -> None:
+    with open(path, "rb") as fh:
+        header = fh.readline(65536).decode("utf-8", "replace").strip().lstrip("\ufeff").split(",")
+    missing = [c for c in METADATA_COLUMNS if c not in header]
+    if missing:
+        raise BadInputError(
+            f"metadata {source} lacks column(s) {missing} (header: {header[:12]}); it should be "
+            "image_ids_and_rotation.csv or train-images-boxable-with-rotation.csv from OpenImages V4"
+        )
+
+
+def _csv_batches(path: Path, columns: list[str]) -> Iterator[dict[str, list[str]]]:
+    from pyarrow import csv as pacsv
+
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=BLOCK),
+        convert_options=pacsv.ConvertOptions(include_columns=columns,
+                                             column_types={c: "string" for c in columns}),
+    )
+    for batch in reader:
+        yield {c: batch.column(c).to_pylist() for c in columns}
+
+
+def _id_to_u64(image_id: str) -> int:
+    try:
+        value = int(image_id, 16)
+    except (TypeError, ValueError):
+        return -1
+    return value if value < 1 << 64 else -1
+
+
+def load_id_set(path: Path) -> np.ndarray:
+    """Sorted uint64 array of the ImageIDs in a CSV."""
+    parts = [np.array([v for v in map(_id_to_u64, b["ImageID"]) if v >= 0], dtype=np.uint64)
+             for b in _csv_batches(path, ["ImageID"])]
+    return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.uint64)
+
+
+def _candidates(path: Path, targets: np.ndarray) -> Iterator[dict]:
+    """Rows with Subset=train whose id is not a target, in file order."""
+    for batch in _csv_batches(path, METADATA_COLUMNS):
+        ids = np.array([max(_id_to_u64(i), 0) for i in batch["ImageID"]], dtype=np.uint64)
+        pos = np.searchsorted(targets, ids)
+        in_targets = (pos < len(targets)) & (targets[np.minimum(pos, len(targets) - 1)] == ids) if len(targets) \
+            else np.zeros(len(ids), dtype=bool)
+        for i, subset in enumerate(batch["Subset"]):
+            if subset == "train" and not in_targets[i]:
+                yield {c: batch[c][i] for c in SHARD_COLUMNS}
+
+
+def plan_shards(storage: Storage, work_rel: str, splits: list[str], train_size: int,
+                min_shard: int = 1000) -> list[ShardSpec]:
+    """Split the metadata and write shards for the requested splits; two streaming passes."""
+    unknown = [s for s in splits if s not in SPLITS]
+    if unknown or not splits:
+        raise BadInputError(f"splits {splits!r}: choose one or more of {list(SPLITS)}")
+    if train_size < 0:
+        raise BadInputError(f"train_size {train_size} must be >= 0")
+    with storage.local_copy(METADATA_REL) as meta, storage.local_copy(BOXABLE_REL) as boxable:
+        targets = load_id_set(boxable)
+        total = sum(1 for _ in _candidates(meta, targets))
+        counts = {"train": min(train_size, total), "extended_targets": max(0, total - train_size)}
+        log.info("targets %s, candidates %s -> %s", len(targets), total, counts)
+        specs: list[ShardSpec] = []
+        for split in splits:
+            rows = _split_rows(_candidates(meta, targets), split, train_size)
+            per_shard = rows_per_shard(counts[split], min_shard, max_shards=400 // len(splits))
+            specs += write_shards(storage, f"{work_rel}/{split}", rows, per_shard, SHARD_COLUMNS + ["split"],
+                                  label=split, first_id=len(specs))
+    return specs
+
+
+def _split_rows(rows: Iterator[dict], split: str, train_size: int) -> Iterator[dict]:
+    for n, row in enumerate(rows):
+        if (n < train_size) == (split == "train"):
+            yield {**row, "split": split}
+        elif split == "train":
+            return
+
+
+def image_rel(split: str, image_id: str) -> str:
+    return f"{split}/images/{image_id[:2]}/{image_id}.jpg"
+
+
+def download_item(row: dict, storage: Storage, fetcher: Fetcher, config: DownloadConfig) -> ItemResult:
+    """One image: skip if done, else fetch -> verify -> thumbnail -> atomic write."""
+    key, url, expected = row["ImageID"], row["OriginalURL"], row["OriginalMD5"]
+    dest = image_rel(row["split"], key)
+    if storage.exists(dest):  # outputs only ever appear verified (atomic rename), so existence is enough
+        return ItemResult(key, Status.OK, output=dest, reused=True)
+    try:
+        normalize_md5(expected)
+        data = fetcher.fetch_bytes(url)
+    except RefusedURL as err:
+        return ItemResult.failed(key, Status.REFUSED, err.reason, err.detail)
+    except FetchError as err:
+        return ItemResult.failed(key, Status.FAILED_DOWNLOAD, err.reason, err.detail)
+    except BadInputError as err:
+        return ItemResult.failed(key, Status.FAILED_CHECKSUM, "bad_expected_md5", str(err))
+    if not md5_matches(data, expected):
+        return ItemResult.failed(key, Status.FAILED_CHECKSUM, "md5_mismatch", f"{len(data)} bytes from {url}")
+    try:
+        image = transform_image(data, config.image_spec)
+    except DecodeError as err:
+        return ItemResult.failed(key, Status.FAILED_DECODE, err.reason, err.detail)
+    storage.write_bytes(dest, image.jpeg)
+    return ItemResult(key, Status.OK, output=dest, bytes=len(data), width=image.width, height=image.height)
+
+
+def download_shard(storage: Storage, spec: ShardSpec, config: DownloadConfig,
+                   fetcher: Fetcher | None = None) -> ShardStats:
+    started = time.monotonic()
+    fetcher = fetcher or Fetcher()
+    rows = read_shard(storage, spec)
+    results = run_items(rows, lambda r: download_item(r, storage, fetcher, config), lambda r: r["ImageID"],
+                        config.threads)
+    return finish_shard(storage, spec, results, started)
+
+
+def summarize(storage: Storage, specs: list[ShardSpec], extra: dict | None = None) -> dict:
+    """Counts per status and reason for each split, written to ``<split>/summary.json``."""
+    by_split: dict[str, list[ShardStats]] = {}
+    for spec in specs:
+        by_split.setdefault(spec.label, []).append(read_stats(storage, spec.stats_rel))
+    summary = {}
+    for split, stats in sorted(by_split.items()):
+        summary[split] = {"split": split, "output": storage.uri(f"{split}/images"), **merge_stats(stats)}
+        storage.write_text(f"{split}/summary.json", json.dumps(summary[split], indent=1))
+    if extra:
+        summary.update(extra)
+    return summary
