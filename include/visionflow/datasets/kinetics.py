@@ -1,0 +1,345 @@
+"""Kinetics-400/600/700 in the mmaction2 layout (formats.md 5; seed 002), as a recipe of engine parts.
+
+Stages, each a function the DAG maps over shards:
+
+1. :func:`fetch_annotations` — a tar.gz (``<DS>/{train,validate,test}.csv``) or a folder URL/path with the
+   three CSVs → ``annotations/kinetics_{train,val,test}.csv``; :func:`plan` cuts the requested splits into
+   shards (``limit`` rows per split for trials).
+2. :func:`clips_shard` — raw video (``youtube`` / ``url_template`` / ``local_dir``) trimmed to
+   ``[time_start, time_end)`` as H.264: ``videos_<split>/<class>/<ytid>_<%06d>_<%06d>.mp4``.
+3. :func:`dense_shard` — ``videos_<split>_<N>p_dense_cache/`` (short side N, GOP 16), same layout.
+4. :func:`rawframes_shard` — ``rawframes_<split>/<class>/<stem>/img_%05d.jpg``, every frame, short side N.
+
+Lists and the download report are in :mod:`include.visionflow.datasets.kinetics_lists`. Every row ends with
+one manifest row per stage; outputs appear only complete (rename), so reruns skip what exists.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
+from typing import Callable, Iterator
+
+from include.visionflow.errors import BadInputError, DecodeError, FetchError, RefusedURL
+from include.visionflow.formats.mmaction import RAWFRAME_PATTERN, RAWFRAME_QUALITY, clip_key, seconds_field
+from include.visionflow.manifest import ItemResult, ShardStats, Status, read_manifest
+from include.visionflow.shards import ShardSpec, finish_shard, iter_csv, read_shard, run_items, write_shards
+from include.visionflow.storage import Storage
+from include.visionflow.video.sources import VideoSource
+
+log = logging.getLogger(__name__)
+
+DATASETS = ("kinetics400", "kinetics600", "kinetics700")
+SPLITS = ("train", "val", "test")
+SOURCE_FILES = {"train": "train.csv", "val": "validate.csv", "test": "test.csv"}  # upstream renames these
+SHARD_COLUMNS = ["key", "split", "label", "youtube_id", "time_start", "time_end", "error"]
+MAX_CSV_BYTES = 1 << 30
+CLIPS_PER_SHARD = 25  # a clip is seconds of work (fetch, two encodes, frames): small shards balance better
+
+
+def annotation_rel(split: str) -> str:
+    return f"annotations/kinetics_{split}.csv"
+
+
+def clip_rel(split: str, key: str) -> str:
+    return f"videos_{split}/{key}.mp4"
+
+
+def dense_rel(split: str, key: str, short_side: int) -> str:
+    return f"videos_{split}_{short_side}p_dense_cache/{key}.mp4"
+
+
+def rawframes_rel(split: str, key: str) -> str:
+    return f"rawframes_{split}/{key}"
+
+
+@dataclass(frozen=True)
+class KineticsConfig:
+    """Run settings shared by the stages (validated once, at the start of each task)."""
+
+    dataset: str = "kinetics400"
+    source: VideoSource | None = None
+    short_side: int = 256
+    threads: int = 2  # clips in parallel per shard: each encode already uses several threads
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise BadInputError(f"dataset must be one of {DATASETS}, not {self.dataset!r}")
+        if not 16 <= self.short_side <= 4096:
+            raise BadInputError(f"short_side {self.short_side} must be within 16..4096")
+
+
+def check_splits(splits: list[str]) -> list[str]:
+    unknown = [s for s in splits if s not in SPLITS]
+    if unknown or not splits:
+        raise BadInputError(f"splits must be a non-empty subset of {SPLITS}, got {splits}")
+    return list(dict.fromkeys(splits))
+
+
+# --- 1. annotations and plan -------------------------------------------------------------------------------
+
+
+def _read_tarball(path: Path) -> dict[str, bytes]:
+    """The split CSVs inside a Kinetics tarball, read in memory: nothing is extracted to disk, so member
+    names (``../``, links) cannot write anywhere. Upstream's ``tar --strip-components 1`` = match basenames."""
+    wanted = {name: split for split, name in SOURCE_FILES.items()}
+    found: dict[str, bytes] = {}
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            for member in tar:
+                split = wanted.get(PurePosixPath(member.name).name)
+                if split and member.isfile() and member.size <= MAX_CSV_BYTES:
+                    found[split] = tar.extractfile(member).read()  # type: ignore[union-attr]
+    except (tarfile.TarError, OSError, EOFError) as err:
+        raise BadInputError(f"annotations {path.name} is not a readable tar archive: {err}") from err
+    return found
+
+
+def _read_folder(url: str, work: Path, fetcher) -> dict[str, bytes]:
+    """The three CSVs from a folder URL or local folder; absent files are simply not returned."""
+    found: dict[str, bytes] = {}
+    for split, name in SOURCE_FILES.items():
+        if Path(url).is_dir():
+            local = Path(url, name)
+            if local.is_file():
+                found[split] = local.read_bytes()
+            continue
+        try:
+            fetcher.download_to(url.rstrip("/") + "/" + name, work / name)
+        except FetchError as err:
+            log.warning("no %s under %s: %s", name, url, err)
+            continue
+        found[split] = (work / name).read_bytes()
+    return found
+
+
+def _download_annotations(url: str, work: Path, fetcher) -> dict[str, bytes]:
+    if Path(url).is_dir() or url.endswith("/"):
+        return _read_folder(url, work, fetcher)
+    if Path(url).is_file():
+        return _read_tarball(Path(url))
+    local = work / "annotations.tar.gz"
+    try:
+        fetcher.download_to(url, local)
+    except FetchError as err:
+        raise BadInputError(f"cannot download annotations {url}: {err}. Check annotations_url.") from None
+    return _read_tarball(local)
+
+
+def fetch_annotations(storage: Storage, url: str, splits: list[str], fetcher=None) -> dict[str, str]:
+    """``annotations/kinetics_<split>.csv`` for train (labels come from it) and every requested split.
+
+    Skipped when the files are there and came from the same URL (``annotations/source.json``)."""
+    splits = check_splits(splits)
+    needed = sorted({"train", *splits})
+    marker = "annotations/source.json"
+    if storage.exists(marker) and json.loads(storage.read_text(marker)).get("url") == url and all(
+        storage.exists(annotation_rel(s)) for s in needed
+    ):
+        log.info("annotations from %s already present", url)
+        return {s: annotation_rel(s) for s in needed}
+    if fetcher is None:
+        from include.visionflow.fetch.http import Fetcher
+
+        fetcher = Fetcher()
+    with tempfile.TemporaryDirectory(dir=storage.staging_dir()) as tmp:
+        found = _download_annotations(url, Path(tmp), fetcher)
+    missing = [s for s in needed if s not in found]
+    if missing:
+        raise BadInputError(f"annotations {url} lack {[SOURCE_FILES[s] for s in missing]}; found {sorted(found)}")
+    for split, data in found.items():
+        storage.write_bytes(annotation_rel(split), data)
+    storage.write_text(marker, json.dumps({"url": url, "splits": sorted(found)}))
+    return {s: annotation_rel(s) for s in needed}
+
+
+def plan_row(raw: dict, split: str) -> dict:
+    """A shard row: the clip key, or why the row cannot become a clip (``error`` = ``<reason>: <detail>``)."""
+    ytid = (raw.get("youtube_id") or "").strip()
+    row = {"split": split, "label": (raw.get("label") or "").strip(), "youtube_id": ytid,
+           "time_start": raw.get("time_start", ""), "time_end": raw.get("time_end", ""), "error": "", "key": ""}
+    try:
+        start, end = seconds_field(row["time_start"]), seconds_field(row["time_end"])
+        if not (0 <= float(row["time_start"]) < float(row["time_end"])):
+            row["error"] = f"bad_time_range: [{start}, {end}) is empty or negative"
+    except BadInputError as err:
+        row["error"] = f"bad_time_range: {err}"
+    try:
+        row["key"] = clip_key(row["label"], ytid or "?", row["time_start"] or 0, row["time_end"] or 0)
+        if not ytid:
+            row["error"] = row["error"] or "bad_youtube_id: empty youtube_id"
+    except BadInputError as err:  # unusable label or id: refused, keyed by what we have
+        row["error"] = row["error"] or f"bad_name: {err}"
+        row["key"] = f"invalid/{ytid}_{row['time_start']}_{row['time_end']}"
+    return row
+
+
+def _rows(storage: Storage, split: str, limit: int | None) -> Iterator[dict]:
+    with storage.local_copy(annotation_rel(split)) as path:
+        for number, raw in enumerate(iter_csv(path, required=("youtube_id", "time_start", "time_end"))):
+            if limit is not None and number >= limit:
+                return
+            yield plan_row(raw, split)
+
+
+def plan(storage: Storage, work_rel: str, splits: list[str], limit: int | None = None,
+         per_shard: int = CLIPS_PER_SHARD) -> list[ShardSpec]:
+    """Shards of clip rows for each split, under ``<work_rel>/<split>/shards/``."""
+    specs: list[ShardSpec] = []
+    for split in check_splits(splits):
+        rows = _rows(storage, split, limit)
+        specs += write_shards(storage, f"{work_rel}/{split}", rows, per_shard, SHARD_COLUMNS, label=split,
+                              first_id=len(specs))
+    log.info("planned %s shards: %s", len(specs), {s: sum(x.count for x in specs if x.label == s) for s in splits})
+    return specs
+
+
+def stage_spec(spec: ShardSpec, stage: str) -> ShardSpec:
+    """The same rows, with the manifest and stats of one stage (``clips``, ``dense``, ``rawframes``)."""
+    return replace(spec, rel=spec.rel.replace("/shards/", f"/{stage}/shards/"))
+
+
+# --- 2.-4. per-clip stages --------------------------------------------------------------------------------
+
+
+def _valid_video(storage: Storage, rel: str) -> bool:
+    """Existing outputs count as done; local ones are probed too, since a folder may hold older copies."""
+    if not storage.exists(rel):
+        return False
+    if not storage.is_local:
+        return True
+    from include.visionflow.video.probe import probe
+
+    try:
+        probe(storage.uri(rel))
+    except DecodeError:
+        log.warning("%s exists but does not decode; making it again", rel)
+        return False
+    return True
+
+
+def _encode_to(storage: Storage, rel: str, key: str, make: Callable[[Path], object]) -> ItemResult:
+    """Run ``make(tmp_path)`` in staging and move the result to ``rel``; decode errors become rows."""
+    with tempfile.TemporaryDirectory(dir=storage.staging_dir()) as tmp:
+        out = Path(tmp, "out.mp4")
+        try:
+            info = make(out)
+        except DecodeError as err:
+            return ItemResult.failed(key, Status.FAILED_DECODE, err.reason, err.detail)
+        size = out.stat().st_size
+        storage.put_file(rel, out)
+    width, height = info.display_size  # type: ignore[attr-defined]
+    return ItemResult(key, Status.OK, output=rel, bytes=size, width=width, height=height)
+
+
+def clip_item(row: dict, storage: Storage, config: KineticsConfig, fetcher=None) -> ItemResult:
+    """One row: refuse bad rows, skip done clips, else fetch the raw video and trim it."""
+    from include.visionflow.video.clip import trim_clip
+
+    key, split = row["key"], row["split"]
+    if row["error"]:
+        reason, _, detail = row["error"].partition(": ")
+        return ItemResult.failed(key, Status.REFUSED, reason, detail)
+    rel = clip_rel(split, key)
+    if _valid_video(storage, rel):
+        return ItemResult(key, Status.OK, output=rel, reused=True)
+    with tempfile.TemporaryDirectory(dir=storage.staging_dir()) as tmp:
+        try:
+            raw = config.source.fetch(row["youtube_id"], Path(tmp), fetcher)  # type: ignore[union-attr]
+        except RefusedURL as err:
+            return ItemResult.failed(key, Status.REFUSED, err.reason, err.detail)
+        except FetchError as err:
+            return ItemResult.failed(key, Status.FAILED_DOWNLOAD, err.reason, err.detail)
+        start, end = float(row["time_start"]), float(row["time_end"])
+        return _encode_to(storage, rel, key, lambda out: trim_clip(raw, out, start, end))
+
+
+def _run_stage(storage: Storage, spec: ShardSpec, stage: str, config: KineticsConfig,
+               work: Callable[[dict], ItemResult]) -> ShardStats:
+    started = time.monotonic()
+    rows = read_shard(storage, spec)
+    results = run_items(rows, work, lambda r: r["key"], config.threads)
+    return finish_shard(storage, stage_spec(spec, stage), results, started)
+
+
+def clips_shard(storage: Storage, spec: ShardSpec, config: KineticsConfig, fetcher=None) -> ShardStats:
+    if config.source is None:
+        raise BadInputError("a video source is needed to make clips")
+    if fetcher is None and config.source.kind == "url_template":
+        from include.visionflow.fetch.http import Fetcher
+
+        fetcher = Fetcher()  # one pooled fetcher per shard, shared by its threads
+    return _run_stage(storage, spec, "clips", config, lambda r: clip_item(r, storage, config, fetcher))
+
+
+def clip_results(storage: Storage, spec: ShardSpec) -> dict[str, ItemResult]:
+    """The clips stage's rows of a shard, by key."""
+    return {r.key: r for r in read_manifest(storage, stage_spec(spec, "clips").manifest_rel)}
+
+
+def _needs_clip(row: dict, clips: dict[str, ItemResult]) -> ItemResult | None:
+    """A row whose clip failed keeps the clip's status in later stages (one row per item per stage)."""
+    clip = clips.get(row["key"])
+    if clip is None:
+        return ItemResult.failed(row["key"], Status.FAILED_DOWNLOAD, "no_clip", "clips stage has no row")
+    if clip.status is not Status.OK:
+        return ItemResult.failed(row["key"], clip.status, clip.reason, f"no clip: {clip.detail}")
+    return None
+
+
+def dense_item(row: dict, storage: Storage, config: KineticsConfig, clips: dict[str, ItemResult]) -> ItemResult:
+    from include.visionflow.video.clip import resize_video
+
+    failed = _needs_clip(row, clips)
+    if failed:
+        return failed
+    key, split = row["key"], row["split"]
+    rel = dense_rel(split, key, config.short_side)
+    if _valid_video(storage, rel):
+        return ItemResult(key, Status.OK, output=rel, reused=True)
+    with storage.local_copy(clip_rel(split, key)) as src:
+        return _encode_to(storage, rel, key, lambda out: resize_video(src, out, config.short_side, dense=True))
+
+
+def dense_shard(storage: Storage, spec: ShardSpec, config: KineticsConfig) -> ShardStats:
+    clips = clip_results(storage, spec)
+    return _run_stage(storage, spec, "dense", config, lambda r: dense_item(r, storage, config, clips))
+
+
+def frames_detail(count: int) -> str:
+    """Raw-frame rows carry their frame count in ``detail`` (the lists need it; see kinetics_lists)."""
+    return f"{count} frames"
+
+
+def rawframes_item(row: dict, storage: Storage, config: KineticsConfig,
+                   clips: dict[str, ItemResult]) -> ItemResult:
+    from include.visionflow.video.frames import extract_frames
+    from include.visionflow.video.publish import publish_folder, published_count, staging_folder
+
+    failed = _needs_clip(row, clips)
+    if failed:
+        return failed
+    key, split = row["key"], row["split"]
+    rel = rawframes_rel(split, key)
+    done = published_count(storage, rel)
+    if done:
+        return ItemResult(key, Status.OK, output=rel, detail=frames_detail(done), reused=True)
+    with storage.local_copy(clip_rel(split, key)) as src, staging_folder(storage) as folder:
+        try:  # mmaction build_rawframes: every frame, short side N (upscaling too), long side int(), q95
+            extract_frames(src, folder, fps=None, short_side=config.short_side, quality=RAWFRAME_QUALITY,
+                           pattern=RAWFRAME_PATTERN, upscale=True, even=False)
+        except DecodeError as err:
+            return ItemResult.failed(key, Status.FAILED_DECODE, err.reason, err.detail)
+        size = sum(p.stat().st_size for p in folder.iterdir())
+        count = publish_folder(storage, folder, rel)
+    return ItemResult(key, Status.OK, output=rel, bytes=size, detail=frames_detail(count))
+
+
+def rawframes_shard(storage: Storage, spec: ShardSpec, config: KineticsConfig) -> ShardStats:
+    clips = clip_results(storage, spec)
+    return _run_stage(storage, spec, "rawframes", config, lambda r: rawframes_item(r, storage, config, clips))
+
