@@ -1,0 +1,271 @@
+"""Flickr-CC, the recipe (formats.md §1): crawl one UTC day, download a subset, convert it to a memmap.
+
+Layout under the output root::
+
+    meta/<YYYY-MM-DD>/flickr_images_<YYYY-MM-DD>.tsv.gz   Openverse TSV v001 + bucket column, ids unique
+    meta/<YYYY-MM-DD>/crawl.json                         requests, duplicates, drops, unreachable slices
+    meta/<YYYY-MM-DD>/done                               written last; a day with it is skipped
+    lists/flickr.tsv.gz, lists/flickr-<N>M.tsv.gz, lists/MD5SUMS     (flickr_subsets.py)
+    lists/<subset stem>.memmap                           S120 entries, one per list line, in order
+    <root_dir>/<local_file>                              downloaded JPEGs, short side 256, named as listed
+    _work/download/<subset stem>/{shards,manifests}/     download shards and their status rows
+
+Upstream's loader renamed ``.jpg`` to ``-256p.jpg`` while the downloader kept the listed name (formats.md
+§1.6.7); here the file is always exactly ``local_file``, and the memmap holds the same string.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from include.visionflow.errors import BadInputError, DecodeError, FetchError, RefusedURL
+from include.visionflow.formats.memmap import WIDTH, write_memmap
+from include.visionflow.formats.openverse_tsv import GzipTsvWriter, ImageRecord
+from include.visionflow.manifest import ItemResult, ShardStats, Status, merge_stats, read_stats
+from include.visionflow.shards import ShardSpec, finish_shard, read_shard, rows_per_shard, run_items, write_shards
+from include.visionflow.sources.flickr import DEFAULT_LICENSE_IDS, FlickrClient, FlickrIngester
+from include.visionflow.sources.timeslice import PlanConfig
+from include.visionflow.storage import Storage
+
+log = logging.getLogger(__name__)
+
+STRATEGIES = ("walk", "plan")
+LIST_COLUMNS = ["id", "url", "local_file"]
+
+
+def parse_day(value: str | date | datetime) -> date:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).date() if value.tzinfo else value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return datetime.strptime(str(value).strip()[:10], "%Y-%m-%d").date()
+    except ValueError:
+        raise BadInputError(f"date {value!r} is not YYYY-MM-DD") from None
+
+
+def day_bounds(day: date) -> tuple[int, int]:
+    """Inclusive epoch-second bounds of a UTC day."""
+    start = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp())
+    return start, start + 86399
+
+
+@dataclass(frozen=True)
+class DayLayout:
+    day: str
+
+    @property
+    def tsv(self) -> str:
+        return f"meta/{self.day}/flickr_images_{self.day}.tsv.gz"
+
+    @property
+    def report(self) -> str:
+        return f"meta/{self.day}/crawl.json"
+
+    @property
+    def done(self) -> str:
+        return f"meta/{self.day}/done"
+
+
+@dataclass
+class CrawlResult:
+    """One day's crawl, small enough for XCom."""
+
+    day: str
+    skipped: bool = False
+    rows: int = 0
+    requests: int = 0
+    duplicates: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    saturated_rounds: int = 0
+    unreachable_slices: list[list[int]] = field(default_factory=list)
+    tsv_uri: str = ""
+    strategy: str = "walk"
+
+    def to_xcom(self) -> dict:
+        return asdict(self)
+
+
+class DayTsvSink:
+    """Rows stream into a local gzip; ``commit`` moves it to the day's TSV (atomic), partial or not."""
+
+    def __init__(self, storage: Storage, rel: str):
+        self.storage = storage
+        self.rel = rel
+        fd, self._tmp = tempfile.mkstemp(dir=storage.staging_dir(), suffix=".tsv.gz.part")
+        self._fh = os.fdopen(fd, "wb")
+        self._writer = GzipTsvWriter(self._fh)
+        self.committed = False
+
+    @property
+    def rows(self) -> int:
+        return self._writer.rows
+
+    def add(self, record: ImageRecord) -> None:
+        self._writer.write(record)
+
+    def commit(self) -> None:
+        if self.committed:
+            return
+        self._writer.close()
+        self._fh.close()
+        self.storage.put_file(self.rel, self._tmp)
+        self.committed = True
+        log.info("wrote %s rows to %s", self.rows, self.storage.uri(self.rel))
+
+
+def crawl_day(client: FlickrClient, storage: Storage, day: str | date, strategy: str = "walk",
+              reprocess: bool = False, licenses: tuple[int, ...] = DEFAULT_LICENSE_IDS,
+              plan_config: PlanConfig | None = None) -> CrawlResult:
+    """Every photo Flickr can return for ``day``, each once, into the day's TSV, then the ``done`` marker."""
+    if strategy not in STRATEGIES:
+        raise BadInputError(f"crawl strategy {strategy!r} unknown; use one of {STRATEGIES}")
+    day = parse_day(day)
+    layout = DayLayout(day.isoformat())
+    if storage.exists(layout.done) and not reprocess:
+        log.info("%s already crawled (%s exists); set reprocess to crawl again", layout.day, layout.done)
+        return CrawlResult(day=layout.day, skipped=True, tsv_uri=storage.uri(layout.tsv), strategy=strategy)
+    storage.delete(layout.done)  # a reprocessed day is not done until its new TSV is
+    start, end = day_bounds(day)
+    sink = DayTsvSink(storage, layout.tsv)
+    ingester = FlickrIngester(client, sink)
+    requests_before = client.requests
+    if strategy == "plan":
+        rounds = [s.to_round() for s in ingester.plan(start, end, licenses, plan_config).slices]
+    else:
+        rounds = [{"start": start, "end": end, "licenses": list(licenses)}]
+    stats = ingester.ingest(rounds)  # commits the sink, also on error (no done marker then)
+    result = CrawlResult(
+        day=layout.day, rows=sink.rows, requests=client.requests - requests_before,
+        duplicates=stats.duplicates, dropped=dict(stats.dropped), saturated_rounds=stats.saturated_rounds,
+        unreachable_slices=[[s.start, s.end, *s.licenses] for s in ingester.capped],
+        tsv_uri=storage.uri(layout.tsv), strategy=strategy,
+    )
+    storage.write_text(layout.report, json.dumps(result.to_xcom(), indent=1, sort_keys=True))
+    storage.write_bytes(layout.done, b"")
+    log.info("crawled %s: %s rows with %s requests (%s duplicates skipped, dropped %s)", layout.day,
+             result.rows, result.requests, result.duplicates, result.dropped)
+    return result
+
+
+def crawled_days(storage: Storage) -> list[str]:
+    """Days with a ``done`` marker, oldest first (a day without one is partial and left out)."""
+    days = []
+    for rel in storage.list("meta"):
+        parts = rel.split("/")
+        if len(parts) == 3 and parts[2] == "done":
+            days.append(parts[1])
+    return sorted(days)
+
+
+# -- download ---------------------------------------------------------------------------------------------------
+def subset_stem(subset: str) -> str:
+    name = Path(subset).name
+    for suffix in (".tsv.gz", ".tsv", ".gz"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def iter_list(storage: Storage, rel: str) -> Iterator[dict]:
+    """``id \\t url \\t local_file`` rows of a list file, streamed."""
+    if not storage.exists(rel):
+        raise BadInputError(f"list {storage.uri(rel)} does not exist; run flickr_cc_subsets first")
+    with storage.local_copy(rel) as path, gzip.open(path, "rt", encoding="utf-8", newline="\n") as fh:
+        for n, line in enumerate(fh, 1):
+            cells = line.rstrip("\n").split("\t")
+            if len(cells) != 3:
+                raise BadInputError(f"{storage.uri(rel)} line {n}: expected 3 tab-separated columns")
+            yield {"id": cells[0], "url": cells[1], "local_file": cells[2]}
+
+
+def plan_download(storage: Storage, subset: str) -> list[ShardSpec]:
+    """Cut ``lists/<subset>`` into Parquet shards under ``_work/download/<stem>/`` (stable across runs)."""
+    rel = f"lists/{subset}"
+    total = sum(1 for _ in iter_list(storage, rel))
+    work = f"_work/download/{subset_stem(subset)}"
+    specs = write_shards(storage, work, iter_list(storage, rel), rows_per_shard(total), LIST_COLUMNS,
+                         label=subset_stem(subset))
+    log.info("%s: %s lines in %s shard(s)", rel, total, len(specs))
+    return specs
+
+
+@dataclass(frozen=True)
+class DownloadConfig:
+    short_side: int = 256
+    quality: int = 75
+    threads: int = 16
+
+
+def _download_item(row: dict, root: Storage, fetcher, spec) -> ItemResult:
+    from include.visionflow.images import transform_image
+
+    key, rel = row["id"], row["local_file"]
+    if root.exists(rel):
+        return ItemResult(key, Status.OK, output=rel, bytes=root.size(rel) or 0, reused=True)
+    try:
+        data = fetcher.fetch_bytes(row["url"])
+        image = transform_image(data, spec)
+    except RefusedURL as err:
+        return ItemResult.failed(key, Status.REFUSED, err.reason, err.detail)
+    except FetchError as err:
+        return ItemResult.failed(key, Status.FAILED_DOWNLOAD, err.reason, err.detail)
+    except DecodeError as err:
+        return ItemResult.failed(key, Status.FAILED_DECODE, err.reason, err.detail)
+    root.write_bytes(rel, image.jpeg)
+    return ItemResult(key, Status.OK, output=rel, bytes=len(image.jpeg), width=image.width, height=image.height)
+
+
+def download_shard(storage: Storage, root: Storage, spec: ShardSpec, cfg: DownloadConfig,
+                   fetcher=None) -> ShardStats:
+    """Download one shard to ``root``; a shard with stats is done, a file that exists is reused."""
+    from include.visionflow.fetch.http import Fetcher
+    from include.visionflow.images import ImageSpec
+
+    if storage.exists(spec.stats_rel):
+        log.info("shard %s already done", spec.shard_id)
+        return read_stats(storage, spec.stats_rel)
+    started = time.monotonic()
+    # Upstream scales the short side to 256 and upscales small images too (formats.md §1.3).
+    image_spec = ImageSpec(mode="short_side", size=cfg.short_side, upscale=True, quality=cfg.quality)
+    fetcher = fetcher or Fetcher()
+    rows = read_shard(storage, spec)
+    for row in rows:
+        if not row["local_file"].startswith("images/") or ".." in row["local_file"].split("/"):
+            raise BadInputError(f"shard {spec.shard_id}: local_file {row['local_file']!r} is not under images/")
+    results = run_items(rows, lambda r: _download_item(r, root, fetcher, image_spec), lambda r: r["id"],
+                        cfg.threads)
+    return finish_shard(storage, spec, results, started)
+
+
+def summarize_download(storage: Storage, specs: list[ShardSpec], subset: str) -> dict:
+    summary = merge_stats([read_stats(storage, s.stats_rel) for s in specs])
+    summary["subset"] = subset
+    storage.write_text(f"_work/download/{subset_stem(subset)}/summary.json", json.dumps(summary, indent=1))
+    return summary
+
+
+# -- memmap -----------------------------------------------------------------------------------------------------
+def convert_to_mmap(storage: Storage, subset: str, width: int = WIDTH) -> dict:
+    """``lists/<stem>.memmap``: the ``local_file`` of every line of ``lists/<subset>``, in order."""
+    rel = f"lists/{subset}"
+    out_rel = f"lists/{subset_stem(subset)}.memmap"
+    count = sum(1 for _ in iter_list(storage, rel))
+    fd, tmp = tempfile.mkstemp(dir=storage.staging_dir(), suffix=".memmap.part")
+    os.close(fd)
+    try:
+        write_memmap(tmp, (row["local_file"] for row in iter_list(storage, rel)), count, width)
+        storage.put_file(out_rel, tmp)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return {"memmap": storage.uri(out_rel), "rel": out_rel, "count": count, "dtype": f"S{width}"}
