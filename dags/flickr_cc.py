@@ -1,0 +1,114 @@
+"""
+### Flickr-CC ("The Challenges of Continuous Self-Supervised Learning", ECCV'22)
+
+Three DAGs build the paper's uncurated Flickr image lists from the Flickr API (connection `flickr_default`:
+API key as password; budget `requests_per_hour` in the extra, default 3,600):
+
+- **flickr_cc_crawl**, one run per UTC day (`airflow backfill create` crawls a date range): every CC-licensed
+  photo uploaded that day (licences 1,2,3,4,5,6,9,10), each once, as Openverse image TSV v001 plus a bucket
+  column in `<output_root>/meta/<day>/flickr_images_<day>.tsv.gz`, then a `done` marker (a done day is skipped
+  unless `reprocess`). Queries never lose photos to the API's 4,000-result cap: a capped query continues from
+  its last upload time, and a second over the cap is split by licence. Runs in pool `flickr_api` (1 slot).
+  Each crawled day is emitted as an asset through the alias `flickr_cc_day`.
+- **flickr_cc_subsets**: from every crawled day, `lists/flickr.tsv.gz` (`id \\t url \\t local_file`, shuffled,
+  deterministic given `seed`), nested prefix subsets `lists/flickr-<N>M.tsv.gz` and `lists/MD5SUMS`.
+- **flickr_cc_download**: every line of `lists/<subset>` to `<root_dir>/<local_file>` (short side `short_side`,
+  RGB JPEG at `quality`), in mapped shards with one status row per image, resumable; then
+  `lists/<subset stem>.memmap` (numpy `S120`, one `local_file` per line) for training data loaders.
+"""
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG, AssetAlias, CronDataIntervalTimetable, Param
+
+from visionflow_airflow.common import dag_kwargs
+from visionflow_airflow.operators.flickr import (
+    ASSET_ALIAS,
+    BuildFlickrSubsetsOperator,
+    ConvertFlickrMemmapOperator,
+    CrawlFlickrDayOperator,
+    DownloadFlickrShardOperator,
+    PlanFlickrDownloadOperator,
+    SummarizeFlickrDownloadOperator,
+)
+
+POOL = "flickr_api"
+OUTPUT_ROOT = Param("data/flickr_cc", type="string", minLength=1, title="Output root",
+                    description="Local folder or s3://bucket/prefix holding meta/, lists/ and images/.")
+DEFAULT_SIZES = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500]
+
+with DAG(
+    dag_id="flickr_cc_crawl",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2004, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_tasks=1,
+    params={
+        "date": Param(None, type=["null", "string"], pattern=r"^\d{4}-\d{2}-\d{2}$", title="Day (UTC)",
+                      description="YYYY-MM-DD to crawl; empty = the run's data interval (scheduled and backfill "
+                                  "runs), or yesterday for a manual run without a logical date."),
+        "reprocess": Param(False, type="boolean", title="Reprocess",
+                           description="Crawl the day again even if it has a done marker."),
+        "strategy": Param("walk", type="string", enum=["walk", "plan"], title="Slicing strategy",
+                          description="walk: continue capped queries from their last upload time (fewest "
+                                      "requests); plan: Openverse-style slices from count probes."),
+        "output_root": OUTPUT_ROOT,
+    },
+    **dag_kwargs(__doc__, ["flickr", "images", "crawl"]),
+) as crawl_dag:
+    CrawlFlickrDayOperator(
+        task_id="crawl_day", output_root="{{ params.output_root }}", date="{{ params.date }}",
+        reprocess="{{ params.reprocess }}", strategy="{{ params.strategy }}", pool=POOL,
+        outlets=[AssetAlias(ASSET_ALIAS)],
+    )
+
+with DAG(
+    dag_id="flickr_cc_subsets",
+    schedule=None,
+    start_date=pendulum.datetime(2004, 1, 1, tz="UTC"),
+    catchup=False,
+    params={
+        "sizes": Param(DEFAULT_SIZES, type="array", items={"type": "number", "exclusiveMinimum": 0},
+                       title="Subset sizes (millions)",
+                       description="Nested prefix subsets flickr-<N>M.tsv.gz; sizes not below the total are "
+                                   "skipped (the full list is flickr.tsv.gz)."),
+        "seed": Param(0, type="integer", minimum=0, title="Shuffle seed",
+                      description="Same crawl + same seed = byte-identical lists."),
+        "output_root": OUTPUT_ROOT,
+    },
+    **dag_kwargs(__doc__, ["flickr", "images", "lists"]),
+) as subsets_dag:
+    BuildFlickrSubsetsOperator(
+        task_id="build_subsets", output_root="{{ params.output_root }}", sizes="{{ params.sizes }}",
+        seed="{{ params.seed }}",
+    )
+
+with DAG(
+    dag_id="flickr_cc_download",
+    schedule=None,
+    start_date=pendulum.datetime(2004, 1, 1, tz="UTC"),
+    catchup=False,
+    params={
+        "subset": Param("flickr-20M.tsv.gz", type="string", pattern=r"^[^/]+\.tsv(\.gz)?$", title="Subset",
+                        description="List file name under <output_root>/lists/."),
+        "root_dir": Param("", type="string", title="Image root",
+                          description="Where images/<...> go (local or s3://); empty = output_root."),
+        "short_side": Param(256, type="integer", minimum=16, maximum=4096, title="Short side",
+                            description="Images are scaled (up or down) so the shorter side has this size."),
+        "quality": Param(75, type="integer", minimum=1, maximum=100, title="JPEG quality"),
+        "output_root": OUTPUT_ROOT,
+    },
+    **dag_kwargs(__doc__, ["flickr", "images", "download"]),
+) as download_dag:
+    root = "{{ params.output_root }}"
+    plan = PlanFlickrDownloadOperator(task_id="plan_shards", output_root=root, subset="{{ params.subset }}")
+    download = DownloadFlickrShardOperator.partial(
+        task_id="download", output_root=root, root_dir="{{ params.root_dir }}",
+        short_side="{{ params.short_side }}", quality="{{ params.quality }}", max_active_tis_per_dag=4,
+    ).expand(shard=plan.output)
+    summary = SummarizeFlickrDownloadOperator(
+        task_id="summarize", shards=plan.output, output_root=root, subset="{{ params.subset }}",
+    )
+    memmap = ConvertFlickrMemmapOperator(task_id="convert_to_mmap", output_root=root,
+                                         subset="{{ params.subset }}")
+    plan >> download >> summary >> memmap
