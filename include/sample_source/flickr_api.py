@@ -35,7 +35,8 @@ NAME = "flickr_api"
 PREFIX = "/flickr"
 API_KEY = "vf-sample-flickr-key-4b1d9e"
 LIMITED_KEY = "vf-sample-flickr-limited-key"
-LIMITED_BUDGET = 3  # requests per hour for LIMITED_KEY, so tests see a 429 at once
+LIMITED_KEY_2 = "vf-sample-flickr-limited-key-2"  # a second one, so two tests never share a budget
+LIMITED_BUDGET = 3  # requests per hour for the limited keys, so tests see a 429 at once
 CAP = 4000
 MAX_PER_PAGE = 500
 SMALL_DAYS = {"2021-06-01": 120, "2021-06-02": 480, "2021-06-03": 500, "2021-06-04": 1337, "2021-06-05": 3999}
@@ -162,7 +163,7 @@ class ApiState:
     requests: int = 0
     by_method: dict[str, int] = field(default_factory=dict)
     signed: int = 0
-    limited: list[float] = field(default_factory=list)
+    limited: dict[str, list[float]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -208,16 +209,17 @@ def search(cat: Catalogue, req: Request) -> Response:
 
 
 def _rate_limited(key: str) -> Response | None:
-    if key != LIMITED_KEY:
+    if key not in (LIMITED_KEY, LIMITED_KEY_2):
         return None
     now = time.monotonic()
     with STATE.lock:
-        STATE.limited[:] = [t for t in STATE.limited if now - t < 3600]
-        if len(STATE.limited) >= LIMITED_BUDGET:
-            retry = int(3600 - (now - STATE.limited[0])) + 1
+        sent = STATE.limited.setdefault(key, [])
+        sent[:] = [t for t in sent if now - t < 3600]
+        if len(sent) >= LIMITED_BUDGET:
+            retry = int(3600 - (now - sent[0])) + 1
             return Response(429, b"Too Many Requests", headers={"Retry-After": str(retry)},
                             content_type="text/plain")
-        STATE.limited.append(now)
+        sent.append(now)
     return None
 
 
@@ -251,7 +253,7 @@ def rest(cat: Catalogue, req: Request) -> Response:
     limited = _rate_limited(key)
     if limited is not None:
         return limited
-    if key not in (API_KEY, LIMITED_KEY):
+    if key not in (API_KEY, LIMITED_KEY, LIMITED_KEY_2):
         return _fail(100, "Invalid API Key (Key has invalid format)")
     if method == "flickr.photos.search":
         return search(cat, req)

@@ -291,6 +291,37 @@ class SearchPage:
     photos: list[dict]
 
 
+class _MaskFilter(logging.Filter):
+    """Masks secrets in records of loggers that print request URLs or signing strings at DEBUG (urllib3,
+    oauthlib): secret query params by name, and every registered secret value wherever it appears."""
+
+    def __init__(self):
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from include.visionflow.fetch.http import mask_secrets
+
+        message = record.getMessage()
+        masked = mask_secrets(message, SECRET_PARAMS)
+        for secret in self.secrets:
+            masked = masked.replace(secret, "***")
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
+
+
+_MASK_FILTER = _MaskFilter()
+
+
+def _mask_url_loggers(secrets: list[str]) -> None:
+    _MASK_FILTER.secrets.update(secrets)
+    for name in ("urllib3.connectionpool", "requests_oauthlib.oauth1_auth", "oauthlib.oauth1.rfc5849"):
+        logger = logging.getLogger(name)
+        if _MASK_FILTER not in logger.filters:
+            logger.addFilter(_MASK_FILTER)
+
+
 class FlickrClient:
     """Rate-limited, masked calls to the REST endpoint. ``requests`` counts every request sent."""
 
@@ -304,6 +335,7 @@ class FlickrClient:
         self.limiter = limiter or RateLimiter(config.requests_per_hour)
         self.requests = 0
         self._auth = None
+        _mask_url_loggers(config.secrets())
         if config.oauth is not None:
             from requests_oauthlib import OAuth1
 
