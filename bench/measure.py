@@ -1,0 +1,89 @@
+"""Run one side of a case as a subprocess and measure it: wall time and peak RSS of its process tree.
+
+Both sides of every case go through ``run_measured``, so they are measured the same way: wall time is
+``perf_counter`` around the child's whole life (start-up included); peak memory is the largest sum of RSS over
+the child and all its descendants, sampled every 20 ms with psutil. ``ru_maxrss`` of the children (the largest
+single process) is kept too, as a cross-check that does not depend on sampling.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SAMPLE_SECONDS = 0.02
+
+
+@dataclass(frozen=True)
+class Measurement:
+    wall: float  # seconds
+    peak_tree_mb: float  # largest sampled sum of RSS over the process tree
+    max_single_mb: float  # ru_maxrss of the largest waited-for descendant (0 when not above earlier children)
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class _TreeSampler(threading.Thread):
+    def __init__(self, pid: int):
+        super().__init__(daemon=True, name="rss-sampler")
+        self.pid = pid
+        self.peak = 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self._stop_event.is_set():
+            total = 0
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                break
+            for proc in procs:
+                try:
+                    total += proc.memory_info().rss
+                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop_event.wait(SAMPLE_SECONDS)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
+
+
+def run_measured(cmd: list[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None,
+                 timeout: float = 1800, log_path: Path | None = None) -> Measurement:
+    """Run ``cmd`` to completion (killed after ``timeout`` s) and measure it."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    sampler = _TreeSampler(proc.pid)
+    sampler.start()
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)  # our own child's session only
+        out, err = proc.communicate()
+        err += f"\n[bench] killed after {timeout} s"
+    wall = time.perf_counter() - started
+    sampler.stop()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text(f"$ {' '.join(map(str, cmd))}\n--- stdout\n{out}\n--- stderr\n{err}\n")
+    return Measurement(wall, sampler.peak / 2**20, (after / 1024) if after > before else 0.0,
+                       proc.returncode, out, err)
