@@ -1,0 +1,236 @@
+"""Video operators (Kinetics in the mmaction2 layout; fixed-rate frame extraction). Each stores its
+(templated) arguments, calls one engine function in ``execute`` and returns a small XCom: shard specs or
+counts. Engine and media imports happen inside ``execute``, so DAG parsing stays cheap."""
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+from airflow.sdk import BaseOperator
+
+from visionflow_airflow.common import storage_for
+
+
+def work_key(run_id: str, family: str) -> str:
+    """A storage-safe folder for one run's shards and manifests: ``_work/<family>/<run id>``."""
+    return f"_work/{family}/" + re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
+
+
+def _limit(value: Any) -> int | None:
+    return None if value in (None, "", "None") else int(value)
+
+
+def _skip(reason: str) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    raise AirflowSkipException(reason)
+
+
+class _KineticsBase(BaseOperator):
+    """Shared arguments: ``output_root`` (local path or s3://, templated) and the S3 connection."""
+
+    template_fields: Sequence[str] = ("output_root", "dataset")
+
+    def __init__(self, *, output_root: str, dataset: str = "kinetics400", aws_conn_id: str = "aws_default",
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.output_root, self.dataset, self.aws_conn_id = output_root, dataset, aws_conn_id
+
+    def storage(self):
+        return storage_for(self.output_root, self.aws_conn_id)
+
+
+class FetchKineticsAnnotationsOperator(_KineticsBase):
+    """``annotations/kinetics_{train,val,test}.csv`` from a tar.gz or a folder (URL or local path).
+
+    :param annotations_url: the tarball or folder; empty = the official DeepMind tarball of ``dataset``
+        (templated)
+    :param splits: splits to prepare; train is always fetched for the labels (templated)
+    """
+
+    template_fields: Sequence[str] = (*_KineticsBase.template_fields, "annotations_url", "splits")
+    OFFICIAL = "https://storage.googleapis.com/deepmind-media/Datasets/{dataset}.tar.gz"
+
+    def __init__(self, *, annotations_url: str, splits: Any, **kwargs):
+        super().__init__(**kwargs)
+        self.annotations_url, self.splits = annotations_url, splits
+
+    def execute(self, context) -> dict:
+        from include.visionflow.datasets import kinetics
+
+        url = self.annotations_url or self.OFFICIAL.format(dataset=self.dataset)
+        kinetics.KineticsConfig(dataset=self.dataset)  # validates the dataset name before any download
+        files = kinetics.fetch_annotations(self.storage(), url, list(self.splits))
+        self.log.info("annotations from %s: %s", url, files)
+        return files
+
+
+class PlanKineticsClipsOperator(_KineticsBase):
+    """Cut the requested splits into shards of clip rows (``limit`` rows per split); returns shard specs."""
+
+    template_fields: Sequence[str] = (*_KineticsBase.template_fields, "splits", "limit")
+
+    def __init__(self, *, splits: Any, limit: Any = None, clips_per_shard: int = 25, **kwargs):
+        super().__init__(**kwargs)
+        self.splits, self.limit, self.clips_per_shard = splits, limit, clips_per_shard
+
+    def execute(self, context) -> list[dict]:
+        from include.visionflow.datasets import kinetics
+
+        specs = kinetics.plan(self.storage(), work_key(context["run_id"], "kinetics"), list(self.splits),
+                              _limit(self.limit), self.clips_per_shard)
+        return [spec.to_xcom() for spec in specs]
+
+
+class MakeKineticsClipsOperator(_KineticsBase):
+    """One shard: fetch each raw video and trim it to ``videos_<split>/<class>/<ytid>_<start>_<end>.mp4``.
+
+    :param video_source: ``youtube`` | ``url_template`` | ``local_dir`` (templated)
+    :param url_template: e.g. ``http://host/{youtube_id}.mp4`` (templated)
+    :param local_dir: folder of ``<youtube_id>.<ext>`` raw videos (templated)
+    """
+
+    template_fields: Sequence[str] = (*_KineticsBase.template_fields, "shard", "video_source", "url_template",
+                                      "local_dir")
+
+    def __init__(self, *, shard: Any, video_source: str, url_template: str = "", local_dir: str = "", **kwargs):
+        super().__init__(**kwargs)
+        self.shard, self.video_source = shard, video_source
+        self.url_template, self.local_dir = url_template, local_dir
+
+    def execute(self, context) -> dict:
+        from include.visionflow.datasets import kinetics
+        from include.visionflow.shards import ShardSpec
+        from include.visionflow.video.sources import VideoSource
+
+        source = VideoSource(self.video_source, self.url_template or "", self.local_dir or "")
+        config = kinetics.KineticsConfig(dataset=self.dataset, source=source)
+        stats = kinetics.clips_shard(self.storage(), ShardSpec.from_xcom(self.shard), config)
+        return {"shard": stats.shard_id, "counts": stats.counts, "reused": stats.reused}
+
+
+class _KineticsShardStage(_KineticsBase):
+    """A per-clip stage after the clips (dense cache, raw frames); skipped when its switch is off."""
+
+    template_fields: Sequence[str] = (*_KineticsBase.template_fields, "shard", "short_side", "enabled")
+    stage = ""
+
+    def __init__(self, *, shard: Any, short_side: Any = 256, enabled: Any = True, **kwargs):
+        super().__init__(**kwargs)
+        self.shard, self.short_side, self.enabled = shard, short_side, enabled
+
+    def execute(self, context) -> dict:
+        from include.visionflow.datasets import kinetics
+        from include.visionflow.shards import ShardSpec
+
+        if not self.enabled or str(self.enabled).lower() == "false":
+            _skip(f"{self.stage} is switched off for this run")
+        config = kinetics.KineticsConfig(dataset=self.dataset, short_side=int(self.short_side))
+        run = kinetics.dense_shard if self.stage == "dense" else kinetics.rawframes_shard
+        stats = run(self.storage(), ShardSpec.from_xcom(self.shard), config)
+        return {"shard": stats.shard_id, "counts": stats.counts, "reused": stats.reused}
+
+
+class ResizeKineticsClipsOperator(_KineticsShardStage):
+    """One shard of the dense cache: ``videos_<split>_<N>p_dense_cache/``, short side N, GOP 16."""
+
+    stage = "dense"
+
+
+class ExtractKineticsRawframesOperator(_KineticsShardStage):
+    """One shard of raw frames: ``rawframes_<split>/<class>/<stem>/img_%05d.jpg``, native rate, short side N."""
+
+    stage = "rawframes"
+
+
+class WriteKineticsListsOperator(_KineticsBase):
+    """mmaction2 file lists from the manifests, shuffled with ``seed``; returns list name → lines."""
+
+    template_fields: Sequence[str] = (*_KineticsBase.template_fields, "shards", "seed")
+
+    def __init__(self, *, shards: Any, seed: Any = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.shards, self.seed = shards, seed
+
+    def execute(self, context) -> dict:
+        from include.visionflow.datasets import kinetics_lists
+        from include.visionflow.shards import ShardSpec
+
+        specs = [ShardSpec.from_xcom(s) for s in self.shards or []]
+        return kinetics_lists.write_lists(self.storage(), specs, self.dataset, int(self.seed))
+
+
+class ReportKineticsOperator(WriteKineticsListsOperator):
+    """``download_report.json`` (failed clips) and ``summary.json`` (counts per split and stage)."""
+
+    def execute(self, context) -> dict:
+        from include.visionflow.datasets import kinetics_lists
+        from include.visionflow.shards import ShardSpec
+
+        specs = [ShardSpec.from_xcom(s) for s in self.shards or []]
+        summary = kinetics_lists.report(self.storage(), specs, self.dataset, int(self.seed))
+        for split, stages in summary["splits"].items():
+            self.log.info("%s: %s", split, {stage: s["counts"] for stage, s in stages.items()})
+        return {split: stages["clips"]["counts"] for split, stages in summary["splits"].items() if "clips" in stages}
+
+
+class PlanVideoFramesOperator(BaseOperator):
+    """Find every video under ``video_dir`` (recursively) and write shards into ``frames_dir``."""
+
+    template_fields: Sequence[str] = ("video_dir", "frames_dir")
+
+    def __init__(self, *, video_dir: str, frames_dir: str, videos_per_shard: int = 50,
+                 aws_conn_id: str = "aws_default", **kwargs):
+        super().__init__(**kwargs)
+        self.video_dir, self.frames_dir = video_dir, frames_dir
+        self.videos_per_shard, self.aws_conn_id = videos_per_shard, aws_conn_id
+
+    def execute(self, context) -> list[dict]:
+        from include.visionflow.datasets import video_frames
+
+        storage = storage_for(self.frames_dir, self.aws_conn_id)
+        specs = video_frames.plan(storage, work_key(context["run_id"], "video_frames"), self.video_dir,
+                                  self.videos_per_shard)
+        return [spec.to_xcom() for spec in specs]
+
+
+class ExtractVideoFramesOperator(BaseOperator):
+    """One shard of videos → ``<frames_dir>/<relative path without extension>/<pattern>`` at ``fps``."""
+
+    template_fields: Sequence[str] = ("shard", "video_dir", "frames_dir", "fps", "short_side", "pattern",
+                                      "quality")
+
+    def __init__(self, *, shard: Any, video_dir: str, frames_dir: str, fps: Any = 10, short_side: Any = 256,
+                 pattern: str = "%05d.jpg", quality: Any = 90, aws_conn_id: str = "aws_default", **kwargs):
+        super().__init__(**kwargs)
+        self.shard, self.video_dir, self.frames_dir = shard, video_dir, frames_dir
+        self.fps, self.short_side, self.pattern, self.quality = fps, short_side, pattern, quality
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context) -> dict:
+        from include.visionflow.datasets import video_frames
+        from include.visionflow.shards import ShardSpec
+
+        options = video_frames.frame_options(float(self.fps), int(self.short_side), self.pattern, int(self.quality))
+        storage = storage_for(self.frames_dir, self.aws_conn_id)
+        stats = video_frames.extract_shard(storage, ShardSpec.from_xcom(self.shard), self.video_dir, options)
+        return {"shard": stats.shard_id, "counts": stats.counts, "reused": stats.reused}
+
+
+class WriteVideoFramesListOperator(BaseOperator):
+    """``<relative dir> <nframes>`` lines for every extracted video; returns where the list went."""
+
+    template_fields: Sequence[str] = ("shards", "frames_dir", "filelist")
+
+    def __init__(self, *, shards: Any, frames_dir: str, filelist: str = "", aws_conn_id: str = "aws_default",
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.shards, self.frames_dir, self.filelist, self.aws_conn_id = shards, frames_dir, filelist, aws_conn_id
+
+    def execute(self, context) -> str:
+        from include.visionflow.datasets import video_frames
+        from include.visionflow.shards import ShardSpec
+
+        storage = storage_for(self.frames_dir, self.aws_conn_id)
+        specs = [ShardSpec.from_xcom(s) for s in self.shards or []]
+        return video_frames.write_filelist(storage, specs, self.filelist or "")
