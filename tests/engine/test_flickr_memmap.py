@@ -1,0 +1,72 @@
+"""The S120 memmap file list: upstream-compatible bytes, round trip, the 120-byte limit, worker sharing."""
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+
+import numpy as np
+import pytest
+
+from include.visionflow.errors import BadInputError
+from include.visionflow.formats.memmap import MemmapFileList, write_memmap
+
+ENTRIES = [f"images/0/1/2/0123/{i}_abc.jpg" for i in range(50)] + ["images/9/9/9/9999/ünïcode.jpg"]
+
+
+def test_round_trip_and_upstream_layout(tmp_path):
+    path = tmp_path / "flickr-test.memmap"
+    assert write_memmap(path, iter(ENTRIES), len(ENTRIES)) == len(ENTRIES)
+    assert path.stat().st_size == 120 * len(ENTRIES)  # header-less, exactly N slots
+    raw = np.memmap(path, dtype="S120", mode="r", shape=(len(ENTRIES),))  # how upstream's loader reads it
+    assert [bytes(x).decode("utf-8") for x in raw] == ENTRIES
+    files = MemmapFileList(path)
+    assert len(files) == len(ENTRIES) and files[0] == ENTRIES[0] and files[-1] == ENTRIES[-1]
+    assert list(files) == ENTRIES
+    with pytest.raises(IndexError):
+        files[len(ENTRIES)]
+    rooted = MemmapFileList(path, base_dir="/data/flickr")
+    assert rooted[3] == f"/data/flickr/{ENTRIES[3]}"
+
+
+def test_an_entry_of_exactly_120_bytes_fits_and_121_fails_clearly(tmp_path):
+    fits = "images/" + "a" * 109 + ".jpg"
+    assert len(fits.encode()) == 120
+    write_memmap(tmp_path / "ok.memmap", [fits], 1)
+    assert MemmapFileList(tmp_path / "ok.memmap")[0] == fits
+    too_long = fits.replace(".jpg", "x.jpg")
+    with pytest.raises(BadInputError, match="121 bytes, over the 120-byte slot"):
+        write_memmap(tmp_path / "bad.memmap", ["images/x.jpg", too_long], 2)
+    assert not (tmp_path / "bad.memmap").exists()
+
+
+def test_count_must_match(tmp_path):
+    with pytest.raises(BadInputError, match="expected 3 entries, got 2"):
+        write_memmap(tmp_path / "short.memmap", ["a", "b"], 3)
+    with pytest.raises(BadInputError, match="more than the expected 1"):
+        write_memmap(tmp_path / "long.memmap", ["a", "b"], 1)
+
+
+def test_empty_list_and_corrupt_size(tmp_path):
+    write_memmap(tmp_path / "empty.memmap", [], 0)
+    assert len(MemmapFileList(tmp_path / "empty.memmap")) == 0
+    (tmp_path / "odd.memmap").write_bytes(b"x" * 121)
+    with pytest.raises(BadInputError, match="not a multiple"):
+        MemmapFileList(tmp_path / "odd.memmap")
+
+
+def _read_in_worker(args):
+    files, indexes = args
+    return [files[i] for i in indexes]
+
+
+def test_pickles_without_the_map_and_works_in_worker_processes(tmp_path):
+    path = tmp_path / "list.memmap"
+    write_memmap(path, ENTRIES, len(ENTRIES))
+    files = MemmapFileList(path)
+    files[0]  # map it in this process
+    clone = pickle.loads(pickle.dumps(files))
+    assert clone._arr is None and clone[5] == ENTRIES[5]
+    assert len(pickle.dumps(files)) < 1000  # the list itself is never copied to workers
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        parts = pool.map(_read_in_worker, [(files, range(0, 25)), (files, range(25, len(ENTRIES)))])
+    assert parts[0] + parts[1] == ENTRIES
