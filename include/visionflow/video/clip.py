@@ -12,13 +12,17 @@ picture. Audio is dropped: the mmaction consumers read video only (``resize_vide
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Iterator
 
 from include.visionflow.errors import BadInputError, DecodeError
-from include.visionflow.video.probe import VideoInfo, normalize_rotation, open_video, probe, target_size
+from include.visionflow.video.probe import VideoInfo, normalize_rotation, open_video, target_size
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +77,13 @@ class _Upright:
         graph.configure()
         return graph
 
+    @classmethod
+    def for_frame(cls, stream, frame, spec: ClipSpec) -> "_Upright":
+        """Size and rotation from the first decoded frame (display size decides portrait or landscape)."""
+        rotation = normalize_rotation(getattr(frame, "rotation", 0))
+        width, height = (frame.height, frame.width) if rotation in (90, 270) else (frame.width, frame.height)
+        return cls(stream, rotation, target_size(width, height, spec.short_side, upscale=spec.upscale, even=True))
+
     def __call__(self, frame):
         if self.graph is None:
             width, height = self.size
@@ -87,7 +98,10 @@ def _output_stream(container, stream, size: tuple[int, int], spec: ClipSpec):
     out.width, out.height = size
     out.pix_fmt = "yuv420p"
     out.time_base = stream.time_base
-    out.codec_context.thread_count = 0  # x264 picks its thread count, as the ffmpeg CLI lets it
+    # As the ffmpeg CLI: x264 picks the thread count, and FRAME|SLICE makes it use frame threads (PyAV's
+    # default SLICE would switch x264 to sliced threads: slower, and a different bitstream).
+    out.codec_context.thread_count = 0
+    out.codec_context.thread_type = "AUTO"
     out.options = {"crf": str(spec.crf), "preset": spec.preset}
     if spec.dense:
         out.codec_context.gop_size = DENSE_GOP
@@ -104,57 +118,98 @@ def _seek(container, stream, start: float | None) -> None:
 
 
 def transcode(src: str | Path, dst: str | Path, spec: ClipSpec) -> VideoInfo:
-    """Write ``src`` (optionally trimmed and resized) to ``dst`` as H.264 MP4 and return the probe of ``dst``."""
+    """Write ``src`` (optionally trimmed and resized) to ``dst`` as H.264 MP4; returns what was written.
+
+    The source is opened once (no separate probe): the output size is decided on the first decoded frame,
+    which also carries the display rotation."""
     import av
 
-    source = probe(src)
-    width, height = source.display_size
-    out_w, out_h = target_size(width, height, spec.short_side, upscale=spec.upscale, even=True)
     container = open_video(src)
-    written = 0
     try:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream.thread_type = "AUTO"  # frame threads for decoding, as the ffmpeg CLI
         _seek(container, stream, spec.start)
         with av.open(str(dst), "w", format="mp4") as output:
-            ostream = _output_stream(output, stream, (out_w, out_h), spec)
-            written = _copy_frames(container, stream, output, ostream, spec, source.rotation)
-            for packet in ostream.encode(None):
+            ostream, written = _copy_frames(container, stream, output, spec)
+            for packet in ostream.encode(None) if ostream is not None else ():
                 output.mux(packet)
+        rate = float(stream.average_rate or stream.guessed_rate or 25)
     except av.error.FFmpegError as err:
+        Path(dst).unlink(missing_ok=True)
         raise DecodeError("corrupt_video", f"{Path(src).name}: {err}") from err
     finally:
         container.close()
     if not written:
         Path(dst).unlink(missing_ok=True)
         raise DecodeError("empty_clip", f"{Path(src).name} has no frame in [{spec.start}, {spec.end})")
-    log.info("wrote %s (%s frames, %sx%s) from %s", dst, written, out_w, out_h, src)
-    return probe(dst)
+    log.info("wrote %s (%s frames, %sx%s) from %s", dst, written, ostream.width, ostream.height, src)
+    return VideoInfo(width=ostream.width, height=ostream.height, rotation=0, fps=rate, duration=written / rate,
+                     frames=written, codec="h264")
 
 
-def _copy_frames(container, stream, output, ostream, spec: ClipSpec, rotation: int) -> int:
+def _clip_frames(container, stream, spec: ClipSpec) -> Iterator:
+    """Decoded frames in ``[start, end)``, upright and scaled, with timestamps starting at 0."""
     file_start = (container.start_time or 0) / 1_000_000
     start = spec.start or 0.0
     upright: _Upright | None = None
     first_pts: int | None = None
-    written = 0
-    for frame in container.decode(stream):
+    for index, frame in enumerate(container.decode(stream)):
         seconds = float(frame.pts * frame.time_base) - file_start if frame.pts is not None else None
         if seconds is not None and seconds < start - EPSILON:
             continue
         if seconds is not None and spec.end is not None and seconds >= spec.end - EPSILON:
-            break
+            return
         if upright is None:
-            rotation = normalize_rotation(getattr(frame, "rotation", rotation))
-            upright = _Upright(stream, rotation, (ostream.width, ostream.height))
-        pts = frame.pts if frame.pts is not None else written
+            upright = _Upright.for_frame(stream, frame, spec)
+        pts = frame.pts if frame.pts is not None else index
         first_pts = pts if first_pts is None else first_pts
         out = upright(frame)
         out.pts, out.time_base = pts - first_pts, stream.time_base  # the clip starts at 0
-        for packet in ostream.encode(out):
-            output.mux(packet)
-        written += 1
-    return written
+        yield out
+
+
+def _in_thread(items: Iterator, depth: int = 8) -> Iterator:
+    """Run a frame producer (decode + scale) in its own thread, so it overlaps with encoding as in the
+    ffmpeg CLI's threaded pipeline. A bounded queue keeps at most ``depth`` frames in memory."""
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    done, stop = object(), threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                buffer.put(item)
+            buffer.put(done)
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            buffer.put(err)
+
+    worker = threading.Thread(target=produce, name="vf-decode", daemon=True)
+    worker.start()
+    try:
+        while (item := buffer.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue, then let it finish
+            with contextlib.suppress(queue.Empty):
+                buffer.get(timeout=0.05)
+        worker.join()
+
+
+def _copy_frames(container, stream, output, spec: ClipSpec):
+    """Encode the clip's frames; the output stream is made on the first frame. Returns (stream, count)."""
+    ostream, written = None, 0
+    with contextlib.closing(_in_thread(_clip_frames(container, stream, spec))) as frames:
+        for out in frames:
+            if ostream is None:
+                ostream = _output_stream(output, stream, (out.width, out.height), spec)
+            for packet in ostream.encode(out):
+                output.mux(packet)
+            written += 1
+    return ostream, written
 
 
 def trim_clip(src: str | Path, dst: str | Path, start: float, end: float, *, short_side: int | None = None) -> VideoInfo:
