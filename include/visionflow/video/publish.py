@@ -57,8 +57,9 @@ def publish_folder(storage: Storage, local_dir: Path, rel_dir: str) -> int:
         os.chmod(local_dir, 0o755)  # mkdtemp made it private; the published folder is ordinary output
         os.replace(local_dir, dest)
         local_dir.mkdir()  # the staging context removes it again
-        return len(names)
-    for name in names:
-        storage.put_file(f"{rel_dir}/{name}", local_dir / name)
-    storage.write_text(f"{rel_dir}/{DONE_MARKER}", str(len(names)))
+    else:
+        for name in names:
+            storage.put_file(f"{rel_dir}/{name}", local_dir / name)
+        storage.write_text(f"{rel_dir}/{DONE_MARKER}", str(len(names)))
+    log.debug("published %s files to %s", len(names), storage.uri(rel_dir))
     return len(names)

@@ -53,7 +53,8 @@ class VideoSource:
 
                 fetcher = Fetcher()
             dest = work_dir / f"{youtube_id}.video"
-            fetcher.download_to(self.url_for(youtube_id), dest)
+            size = fetcher.download_to(self.url_for(youtube_id), dest)
+            log.debug("fetched %s (%s bytes)", youtube_id, size)
             return dest
         return _youtube(youtube_id, work_dir)
 
