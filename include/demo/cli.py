@@ -1,0 +1,224 @@
+"""``make demo`` / ``make stop``: the sample source plus a loopback-only Airflow, and one demo run per dataset.
+
+Everything lives under ``<repo>/.demo/`` (gitignored): ``airflow/`` (AIRFLOW_HOME, SQLite), ``sample/``
+(catalogue files and ``urls.json``), ``data/`` (the demo outputs), ``logs/`` (one log per process) and
+``pids`` (what ``stop`` kills, by process group).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from include.demo import airflow_procs as ap
+from include.demo.confs import DEMO_RUNS, MissingCatalog, connections
+from include.demo.summary import Row, format_table, read_counts
+
+log = logging.getLogger("include.demo")
+
+API_PORT = 8080
+USER, PASSWORD = "admin", "admin"
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    @property
+    def home(self) -> Path:
+        return self.root / "airflow"
+
+    @property
+    def sample(self) -> Path:
+        return self.root / "sample"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def pids(self) -> Path:
+        return self.root / "pids"
+
+    @property
+    def urls_file(self) -> Path:
+        return self.sample / "urls.json"
+
+
+def default_layout() -> Layout:
+    return Layout(Path(os.environ.get("VISIONFLOW_DEMO_DIR", ap.ROOT / ".demo")).absolute())
+
+
+def _env(lay: Layout, urls: dict[str, str]) -> dict[str, str]:
+    pw_file = lay.home / "passwords.json"
+    pw_file.write_text(json.dumps({USER: PASSWORD}))
+    extra = {
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{lay.home / 'airflow.db'}",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(pw_file),
+        "VISIONFLOW_ALLOW_PRIVATE_NETWORKS": "1",
+    }
+    extra.update(connections(urls))
+    return ap.airflow_env(lay.home, API_PORT, extra)
+
+
+def _start_sample_source(lay: Layout, procs: ap.Procs) -> dict[str, str]:
+    lay.urls_file.unlink(missing_ok=True)
+    proc = procs.start("sample-source", [sys.executable, "-m", "include.sample_source", "serve",
+                                         "--data-dir", str(lay.sample), "--urls-file", str(lay.urls_file)],
+                       ap.airflow_env(lay.home, API_PORT))
+
+    def ready():
+        if proc.poll() is not None:
+            raise RuntimeError(f"sample source exited; see {lay.logs / 'sample-source.log'}")
+        return lay.urls_file.exists()
+
+    ap.poll(ready, 180, "the sample source", interval=0.5)
+    return json.loads(lay.urls_file.read_text())
+
+
+def _start_airflow(lay: Layout, env: dict[str, str], procs: ap.Procs) -> ap.RestClient:
+    procs.start_airflow("api-server", ["api-server", "--port", str(API_PORT)], env)
+    procs.start_airflow("scheduler", ["scheduler", "--skip-serve-logs"], env)
+    procs.start_airflow("dag-processor", ["dag-processor"], env)
+    procs.start_airflow("triggerer", ["triggerer", "--skip-serve-logs"], env)
+    api = ap.RestClient(f"http://{ap.HOST}:{API_PORT}", USER, PASSWORD)
+
+    def up():
+        procs.check_alive()
+        return api.healthy()
+
+    ap.poll(up, 180, "the api-server on port %d" % API_PORT)
+    api.login()
+    return api
+
+
+def wait_for_dags(api: ap.RestClient, dags_folder: Path, procs: ap.Procs, timeout: float = 180) -> dict:
+    """Wait until every DAG file is either parsed into DAGs or listed as an import error."""
+    files = {p.name for p in dags_folder.glob("*.py") if not p.name.startswith("_")}
+    state: dict = {}
+
+    def parsed():
+        procs.check_alive()
+        dags, errors = api.dags(), api.import_errors()
+        seen = {Path(d.get("fileloc") or "").name for d in dags.values()}
+        seen |= {Path(e.get("filename") or "").name for e in errors}
+        state.update(dags=dags, errors=errors, missing=files - seen)
+        return not state["missing"]
+
+    try:
+        ap.poll(parsed, timeout, "the dag-processor to parse " + ", ".join(sorted(files)), interval=2)
+    except TimeoutError:
+        log.warning("files with no DAG after %ss (helpers, or not parsed yet): %s", timeout, state["missing"])
+    for err in state["errors"]:
+        log.error("import error in %s:\n%s", err.get("filename"), err.get("stack_trace"))
+    return state["dags"]
+
+
+def _trigger(lay: Layout, env: dict[str, str], dags: dict, broken: set[str]) -> dict[str, str]:
+    """``airflow dags trigger`` every demo DAG that exists (in parallel: each CLI call costs ~4 s)."""
+    runs, pending = {}, []
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    for dag_id, spec in DEMO_RUNS.items():
+        if dag_id not in dags:
+            log.info("skipping %s: DAG %s does not exist (yet)", spec.dataset, dag_id)
+            continue
+        if Path(dags[dag_id].get("fileloc") or "").name in broken:
+            # Its tasks could not load the DAG and would wait for a fix forever.
+            log.error("skipping %s: %s has an import error (above)", spec.dataset, dags[dag_id]["fileloc"])
+            continue
+        try:
+            conf = spec.build(json.loads(lay.urls_file.read_text()), lay.data)
+        except MissingCatalog as exc:
+            log.info("skipping %s: %s", spec.dataset, exc)
+            continue
+        run_id = f"demo__{stamp}"
+        cmd = ap.airflow_cmd("dags", "trigger", dag_id, "--run-id", run_id, "--conf", json.dumps(conf))
+        out = (lay.logs / f"trigger-{dag_id}.log").open("w")
+        pending.append((dag_id, run_id, subprocess.Popen(cmd, env=env, cwd=ap.ROOT, stdout=out,
+                                                         stderr=subprocess.STDOUT)))
+    for dag_id, run_id, proc in pending:
+        if proc.wait(timeout=300) == 0:
+            runs[dag_id] = run_id
+            log.info("triggered %s (run %s)", dag_id, run_id)
+        else:
+            log.error("triggering %s failed; see %s", dag_id, lay.logs / f"trigger-{dag_id}.log")
+    for dag_id in sorted(set(dags) - set(DEMO_RUNS)):
+        log.info("note: DAG %s has no demo run in include/demo/confs.py", dag_id)
+    return runs
+
+
+def _summary(lay: Layout, states: dict[str, str]) -> str:
+    rows = []
+    for dag_id, state in states.items():
+        spec = DEMO_RUNS[dag_id]
+        roots = [lay.data / o for o in spec.outputs]
+        ok, failed = read_counts(roots)
+        shown = ", ".join(os.path.relpath(r, Path.cwd()) for r in roots)
+        rows.append(Row(spec.dataset, state, ok, failed, shown))
+    return format_table(rows)
+
+
+def start(lay: Layout, timeout: float) -> int:
+    started = time.monotonic()
+    old = ap.Procs.load(lay.pids, lay.logs)
+    if old.alive():
+        log.error("the demo is already running (%s); `make stop` first",
+                  ", ".join(e["name"] for e in old.alive()))
+        return 1
+    if ap.port_in_use(API_PORT):
+        log.error("port %d on 127.0.0.1 is taken by another program; stop it first", API_PORT)
+        return 1
+    for folder in (lay.home, lay.sample, lay.data, lay.logs):
+        folder.mkdir(parents=True, exist_ok=True)
+    procs = ap.Procs(log_dir=lay.logs, pid_file=lay.pids)
+    try:
+        urls = _start_sample_source(lay, procs)
+        env = _env(lay, urls)
+        log.info("migrating the metadata DB (%s)", lay.home / "airflow.db")
+        ap.run_airflow(["db", "migrate"], env, lay.logs / "cli.log")
+        pools = ap.ROOT / "include" / "pools.json"
+        if pools.exists():
+            ap.run_airflow(["pools", "import", str(pools)], env, lay.logs / "cli.log")
+        api = _start_airflow(lay, env, procs)
+        dags = wait_for_dags(api, ap.ROOT / "dags", procs)
+        broken = {Path(e.get("filename") or "").name for e in api.import_errors()}
+        runs = _trigger(lay, env, dags, broken)
+        states = api.wait_runs(runs, timeout, on_tick=procs.check_alive)
+    except BaseException:
+        log.error("demo start failed; stopping what it started (logs in %s)", lay.logs)
+        procs.stop()
+        raise
+    log.info("demo runs done in %.0fs\n\n%s\n", time.monotonic() - started, _summary(lay, states))
+    log.info("Airflow UI: http://%s:%d (login %s/%s). Logs: %s. Stop everything with `make stop`.",
+             ap.HOST, API_PORT, USER, PASSWORD, lay.logs)
+    return 0 if all(s == "success" for s in states.values()) else 1
+
+
+def stop(lay: Layout) -> int:
+    procs = ap.Procs.load(lay.pids, lay.logs)
+    if not procs.alive():
+        log.info("nothing to stop")
+    procs.stop()
+    return 0
+
+
+def status(lay: Layout) -> int:
+    alive = ap.Procs.load(lay.pids, lay.logs).alive()
+    for entry in alive:
+        log.info("%-14s pid %s running", entry["name"], entry["pid"])
+    if alive:
+        log.info("Airflow UI: http://%s:%d", ap.HOST, API_PORT)
+    else:
+        log.info("the demo is not running")
+    return 0 if alive else 1
