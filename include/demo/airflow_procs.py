@@ -96,13 +96,15 @@ class Procs:
     """
     log_dir: Path
     pid_file: Path | None = None
+    # Working directory of the components: where relative output roots (DAG defaults such as data/...) land.
+    cwd: Path = ROOT
     entries: list[dict] = field(default_factory=list)
     _popen: dict[int, subprocess.Popen] = field(default_factory=dict)
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with (self.log_dir / f"{name}.log").open("ab") as out:
-            proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            proc = subprocess.Popen(argv, env=env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         self._popen[proc.pid] = proc
         self.entries.append({"name": name, "pid": proc.pid, "started": _start_ticks(proc.pid)})

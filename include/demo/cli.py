@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from include.demo import airflow_procs as ap
-from include.demo.confs import DEMO_RUNS, MissingCatalog, connections
+from include.demo.confs import DEMO_RUNS, connections
+from include.demo.runs import demo_confs, run_all
 from include.demo.summary import Row, format_table, read_counts
 
 log = logging.getLogger("include.demo")
@@ -125,47 +125,15 @@ def wait_for_dags(api: ap.RestClient, dags_folder: Path, procs: ap.Procs, timeou
     return state["dags"]
 
 
-def _trigger(lay: Layout, env: dict[str, str], dags: dict, broken: set[str]) -> dict[str, str]:
-    """``airflow dags trigger`` every demo DAG that exists (in parallel: each CLI call costs ~4 s)."""
-    runs, pending = {}, []
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    for dag_id, spec in DEMO_RUNS.items():
-        if dag_id not in dags:
-            log.info("skipping %s: DAG %s does not exist (yet)", spec.dataset, dag_id)
-            continue
-        if Path(dags[dag_id].get("fileloc") or "").name in broken:
-            # Its tasks could not load the DAG and would wait for a fix forever.
-            log.error("skipping %s: %s has an import error (above)", spec.dataset, dags[dag_id]["fileloc"])
-            continue
-        try:
-            conf = spec.build(json.loads(lay.urls_file.read_text()), lay.data)
-        except MissingCatalog as exc:
-            log.info("skipping %s: %s", spec.dataset, exc)
-            continue
-        run_id = f"demo__{stamp}"
-        cmd = ap.airflow_cmd("dags", "trigger", dag_id, "--run-id", run_id, "--conf", json.dumps(conf))
-        out = (lay.logs / f"trigger-{dag_id}.log").open("w")
-        pending.append((dag_id, run_id, subprocess.Popen(cmd, env=env, cwd=ap.ROOT, stdout=out,
-                                                         stderr=subprocess.STDOUT)))
-    for dag_id, run_id, proc in pending:
-        if proc.wait(timeout=300) == 0:
-            runs[dag_id] = run_id
-            log.info("triggered %s (run %s)", dag_id, run_id)
-        else:
-            log.error("triggering %s failed; see %s", dag_id, lay.logs / f"trigger-{dag_id}.log")
-    for dag_id in sorted(set(dags) - set(DEMO_RUNS)):
-        log.info("note: DAG %s has no demo run in include/demo/confs.py", dag_id)
-    return runs
-
-
-def _summary(lay: Layout, states: dict[str, str]) -> str:
+def _summary(lay: Layout, runs: dict[str, str], states: dict[str, str]) -> str:
     rows = []
-    for dag_id, state in states.items():
-        spec = DEMO_RUNS[dag_id]
-        roots = [lay.data / o for o in spec.outputs]
-        ok, failed = read_counts(roots)
-        shown = ", ".join(os.path.relpath(r, Path.cwd()) for r in roots)
-        rows.append(Row(spec.dataset, state, ok, failed, shown))
+    for dag_id, spec in DEMO_RUNS.items():
+        if dag_id not in states:
+            continue
+        state = states[dag_id]
+        counted = spec.counts and dag_id in runs
+        ok, failed = read_counts(lay.data, spec.counts, runs[dag_id]) if counted else (None, None)
+        rows.append(Row(spec.dataset, state, ok, failed, os.path.relpath(lay.data / spec.output, Path.cwd())))
     return format_table(rows)
 
 
@@ -181,7 +149,8 @@ def start(lay: Layout, timeout: float) -> int:
         return 1
     for folder in (lay.home, lay.sample, lay.data, lay.logs):
         folder.mkdir(parents=True, exist_ok=True)
-    procs = ap.Procs(log_dir=lay.logs, pid_file=lay.pids)
+    # Components run in .demo/, so a DAG's relative default output root (data/...) lands in .demo/data/.
+    procs = ap.Procs(log_dir=lay.logs, pid_file=lay.pids, cwd=lay.root)
     try:
         urls = _start_sample_source(lay, procs)
         env = _env(lay, urls)
@@ -193,13 +162,13 @@ def start(lay: Layout, timeout: float) -> int:
         api = _start_airflow(lay, env, procs)
         dags = wait_for_dags(api, ap.ROOT / "dags", procs)
         broken = {Path(e.get("filename") or "").name for e in api.import_errors()}
-        runs = _trigger(lay, env, dags, broken)
-        states = api.wait_runs(runs, timeout, on_tick=procs.check_alive)
+        confs = demo_confs(urls, lay.data, dags, broken)
+        runs, states = run_all(api, confs, env, lay.logs, timeout, on_tick=procs.check_alive)
     except BaseException:
         log.error("demo start failed; stopping what it started (logs in %s)", lay.logs)
         procs.stop()
         raise
-    log.info("demo runs done in %.0fs\n\n%s\n", time.monotonic() - started, _summary(lay, states))
+    log.info("demo runs done in %.0fs\n\n%s\n", time.monotonic() - started, _summary(lay, runs, states))
     log.info("Airflow UI: http://%s:%d (login %s/%s). Logs: %s. Stop everything with `make stop`.",
              ap.HOST, API_PORT, USER, PASSWORD, lay.logs)
     return 0 if all(s == "success" for s in states.values()) else 1

@@ -1,21 +1,22 @@
-"""Read what the demo runs wrote and format the summary table (dataset, state, items ok/failed, output).
+"""Read what the demo runs wrote and format the summary table (dataset, run state, items ok/failed, output).
 
-DAGs write ``summary.json`` files (e.g. ``<output_root>/<split>/summary.json``) whose exact shape differs per
-dataset family, so the reader is tolerant: in every ``summary.json`` under an output root it looks for the
-first dict (breadth first, preferring a ``total``/``totals`` entry) that maps statuses to counts, and counts
-``ok`` as ok and every ``failed*``/``refused*``/``error*`` status as failed.
+Each DAG family writes its counts in its own place and shape; ``include/demo/confs.py`` says where (a glob and
+a path inside the JSON, ``Counts``). The reader is tolerant: a missing or unreadable file shows ``-`` rather
+than failing the demo. ``ok`` counts as ok; every ``failed*``/``refused*``/``error*`` status as failed.
 """
 from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from include.demo.confs import Counts
 
 log = logging.getLogger(__name__)
 
 FAILED_PREFIXES = ("failed", "refused", "error")
-MAX_DEPTH = 4
 
 
 @dataclass
@@ -27,51 +28,46 @@ class Row:
     output: str
 
 
-def _status_counts(obj) -> dict[str, int] | None:
-    """The first status->count mapping in ``obj`` (breadth first), or None."""
-    queue = [obj]
-    while queue:
-        node = queue.pop(0)
-        if isinstance(node, list):
-            queue.extend(node)
-            continue
-        if not isinstance(node, dict):
-            continue
-        if isinstance(node.get("ok"), int):
-            return {k: v for k, v in node.items() if isinstance(v, int)}
-        for key in ("total", "totals", "counts", "status_counts", "statuses", "by_status"):
-            if isinstance(node.get(key), dict):
-                queue.insert(0, node[key])
-        queue.extend(v for v in node.values() if isinstance(v, (dict, list)))
-    return None
+def _at(node, path: list[str]) -> list:
+    """The values at a dot path; ``*`` fans out over every value of a dict."""
+    if not path:
+        return [node]
+    if not isinstance(node, dict):
+        return []
+    head, rest = path[0], path[1:]
+    children = list(node.values()) if head == "*" else [node[head]] if head in node else []
+    return [found for child in children for found in _at(child, rest)]
 
 
-def _summary_files(root: Path) -> list[Path]:
-    found = []
-    for depth in range(MAX_DEPTH):
-        pattern = "/".join(["*"] * depth + ["summary.json"])
-        found.extend(sorted(root.glob(pattern)))
-    return found
+def safe_run(run_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
 
 
-def read_counts(roots: list[Path]) -> tuple[int | None, int | None]:
-    """Items ok / failed over every summary.json under ``roots``; (None, None) when nothing is readable."""
+def read_counts(data: Path, where: Counts, run_id: str) -> tuple[int | None, int | None]:
+    """Items ok / failed summed over the files and paths ``where`` names; (None, None) if nothing readable."""
     ok = failed = 0
     seen = False
-    for root in roots:
-        for path in _summary_files(root):
-            try:
-                counts = _status_counts(json.loads(path.read_text()))
-            except (OSError, ValueError) as exc:
-                log.warning("unreadable summary %s: %s", path, exc)
-                continue
-            if counts is None:
-                log.warning("no status counts found in %s", path)
+    for path in sorted(data.glob(where.glob.format(run=safe_run(run_id)))):
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            log.warning("unreadable counts in %s: %s", path, exc)
+            continue
+        for node in _at(doc, [p for p in where.path.split(".") if p]):
+            counts = node.get("counts", node) if isinstance(node, dict) else None
+            if not isinstance(counts, dict) or not isinstance(counts.get(where.ok), int):
                 continue
             seen = True
-            ok += counts.get("ok", 0)
-            failed += sum(v for k, v in counts.items() if k.lower().startswith(FAILED_PREFIXES))
+            ok += counts[where.ok]
+            failed += _failed(counts, where.failed)
     return (ok, failed) if seen else (None, None)
+
+
+def _failed(counts: dict, key: str | None) -> int:
+    if key is None:
+        return sum(v for k, v in counts.items() if isinstance(v, int) and k.startswith(FAILED_PREFIXES))
+    value = counts.get(key, 0)
+    return sum(v for v in value.values() if isinstance(v, int)) if isinstance(value, dict) else int(value)
 
 
 def format_table(rows: list[Row]) -> str:
