@@ -174,18 +174,25 @@ def _render(frame, size: tuple[int, int], rotation: int, quality: int, out_dir: 
             fh.write(data)
 
 
+def _interpolation(frame, size: tuple[int, int], rotation: int) -> str:
+    """AREA (pixel averaging) when shrinking: sharper than bilinear for 2x+ reductions and ~25% cheaper in
+    libswscale; BILINEAR when enlarging (mmaction's raw frames upscale small videos with bilinear)."""
+    return "AREA" if size[0] * size[1] < frame.width * frame.height else "BILINEAR"
+
+
 def _scaled_planes(frame, size: tuple[int, int], rotation: int):
     """Full-range YUV 4:2:0 planes at ``size`` (libswscale), rotated upright; RGB array for odd sizes."""
     import numpy as np
 
     width, height = size
     scaler = _reformatter()
+    interpolation = _interpolation(frame, size, rotation)
     if width % 2 or height % 2:
-        rgb = scaler.reformat(frame, width=width, height=height, format="rgb24", threads=1).to_ndarray()
+        rgb = scaler.reformat(frame, width=width, height=height, format="rgb24", interpolation=interpolation,
+                              threads=1).to_ndarray()
         return (np.ascontiguousarray(np.rot90(rgb, rotation // 90)),) if rotation else (rgb,)
-    scaled = scaler.reformat(
-        frame, width=width, height=height, format="yuv420p", dst_color_range="JPEG", threads=1
-    )
+    scaled = scaler.reformat(frame, width=width, height=height, format="yuv420p", dst_color_range="JPEG",
+                             interpolation=interpolation, threads=1)
     planes = []
     for plane in scaled.planes:
         array = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
