@@ -124,8 +124,10 @@ class _JpegWriter:
         self.out_dir, self.options, self.rotation = out_dir, options, rotation
         self.size: tuple[int, int] | None = None
         self.count = 0
-        self.pool = ThreadPoolExecutor(max_workers=max(1, options.threads), thread_name_prefix="vf-jpeg")
+        workers = max(1, options.threads)
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vf-jpeg")
         self.pending: deque[Future] = deque()
+        self.depth = 4 * workers  # frames in flight: bounds memory whatever the video length
 
     def _coded_size(self, frame) -> tuple[int, int]:
         width, height = (frame.height, frame.width) if self.rotation in (90, 270) else (frame.width, frame.height)
@@ -143,7 +145,7 @@ class _JpegWriter:
         self.count += repeats
         job = (frame, self.size, self.rotation, self.options.quality, self.out_dir, names)
         self.pending.append(self.pool.submit(_render, *job))
-        while len(self.pending) > 4 * self.pool._max_workers:  # bound memory: wait for the oldest
+        while len(self.pending) > self.depth:  # wait for the oldest
             self.pending.popleft().result()
 
     def close(self) -> None:
