@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from include.visionflow.errors import BadInputError, DecodeError
 
-# Decompression-bomb limit: a 16k x 16k image is far beyond any camera this pipeline expects.
-MAX_PIXELS = 256_000_000
+# Decompression-bomb limit: 120 Mpx is beyond any camera this pipeline expects (Pillow's own hard
+# limit is ~179 Mpx; ours is lower so the reason code is ours).
+MAX_PIXELS = 120_000_000
 MODES = ("thumbnail", "short_side")
 
 
@@ -81,6 +82,8 @@ def transform_image(data: bytes, spec: ImageSpec) -> ProcessedImage:
         im = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as err:
         raise DecodeError("not_an_image", str(err)) from None
+    except Image.DecompressionBombError as err:
+        raise DecodeError("too_many_pixels", str(err)) from None
     src_w, src_h = im.size
     if src_w * src_h > MAX_PIXELS:
         raise DecodeError("too_many_pixels", f"{src_w}x{src_h} exceeds {MAX_PIXELS} pixels")

@@ -37,3 +37,28 @@ def storage_for(output_root: str, aws_conn_id: str = "aws_default"):
     from visionflow_airflow.hooks.s3 import s3_options
 
     return open_storage(str(output_root), s3_options(aws_conn_id))
+
+
+def _operator_base():
+    from airflow.sdk import BaseOperator
+    from airflow.sdk.exceptions import AirflowFailException
+
+    class VisionflowOperator(BaseOperator):
+        """Base of visionflow operators: subclasses implement ``run(context)``.
+
+        Bad input (a wrong URL, a malformed file, an impossible param) fails the task at once, without
+        retries: retrying cannot fix it, and the message already names the input and the fix.
+        """
+
+        def execute(self, context):
+            from include.visionflow.errors import BadInputError
+
+            try:
+                return self.run(context)
+            except BadInputError as err:
+                raise AirflowFailException(str(err)) from err
+
+    return VisionflowOperator
+
+
+VisionflowOperator = _operator_base()

@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
-from airflow.sdk import BaseOperator
-
-from visionflow_airflow.common import storage_for
+from visionflow_airflow.common import VisionflowOperator, storage_for
 
 SOURCE_CONN_ID = "openimages_s3"
 
@@ -17,7 +15,7 @@ def work_key(run_id: str) -> str:
     return "_work/" + re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
 
 
-class FetchOpenImagesMetadataOperator(BaseOperator):
+class FetchOpenImagesMetadataOperator(VisionflowOperator):
     """Fetch ``image_ids_and_rotation.csv`` and the boxable CSV into ``<output_root>/metadata/``.
 
     :param metadata_url: full metadata CSV, http(s) or a local path (templated)
@@ -33,7 +31,7 @@ class FetchOpenImagesMetadataOperator(BaseOperator):
         self.metadata_url, self.boxable_url, self.output_root = metadata_url, boxable_url, output_root
         self.refresh, self.aws_conn_id = refresh, aws_conn_id
 
-    def execute(self, context) -> dict:
+    def run(self, context) -> dict:
         from include.visionflow.datasets import openimages as oi
         from include.visionflow.fetch.http import Fetcher
 
@@ -44,7 +42,7 @@ class FetchOpenImagesMetadataOperator(BaseOperator):
         return {"metadata": storage.uri(oi.METADATA_REL), "boxable": storage.uri(oi.BOXABLE_REL)}
 
 
-class PlanOpenImagesShardsOperator(BaseOperator):
+class PlanOpenImagesShardsOperator(VisionflowOperator):
     """Split the metadata (target / train / extended_targets) and write shards; returns shard specs."""
 
     template_fields: Sequence[str] = ("output_root", "splits", "train_size")
@@ -55,7 +53,7 @@ class PlanOpenImagesShardsOperator(BaseOperator):
         self.output_root, self.splits, self.train_size = output_root, splits, train_size
         self.min_shard, self.aws_conn_id = min_shard, aws_conn_id
 
-    def execute(self, context) -> list[dict]:
+    def run(self, context) -> list[dict]:
         from include.visionflow.datasets import openimages as oi
 
         storage = storage_for(self.output_root, self.aws_conn_id)
@@ -66,7 +64,7 @@ class PlanOpenImagesShardsOperator(BaseOperator):
         return [s.to_xcom() for s in specs]
 
 
-class DownloadOpenImagesShardOperator(BaseOperator):
+class DownloadOpenImagesShardOperator(VisionflowOperator):
     """Download, verify and thumbnail one shard; writes its manifest; returns the shard's counts."""
 
     template_fields: Sequence[str] = ("shard", "output_root", "thumbnail_size", "quality")
@@ -77,7 +75,7 @@ class DownloadOpenImagesShardOperator(BaseOperator):
         self.shard, self.output_root = shard, output_root
         self.thumbnail_size, self.quality, self.aws_conn_id = thumbnail_size, quality, aws_conn_id
 
-    def execute(self, context) -> dict:
+    def run(self, context) -> dict:
         from include.visionflow import settings
         from include.visionflow.datasets import openimages as oi
         from include.visionflow.shards import ShardSpec
@@ -88,7 +86,7 @@ class DownloadOpenImagesShardOperator(BaseOperator):
         return {"shard": stats.shard_id, "counts": stats.counts}
 
 
-class ListOpenImagesTarballsOperator(BaseOperator):
+class ListOpenImagesTarballsOperator(VisionflowOperator):
     """Tarball keys to sync (empty when ``tarballs`` is false): the map source for the sync task."""
 
     template_fields: Sequence[str] = ("tarballs", "tarball_glob")
@@ -97,7 +95,7 @@ class ListOpenImagesTarballsOperator(BaseOperator):
         super().__init__(**kwargs)
         self.tarballs, self.tarball_glob, self.source_conn_id = tarballs, tarball_glob, source_conn_id
 
-    def execute(self, context) -> list[str]:
+    def run(self, context) -> list[str]:
         if not self.tarballs:
             return []
         from include.visionflow.datasets.openimages_tarballs import list_tarballs
@@ -107,7 +105,7 @@ class ListOpenImagesTarballsOperator(BaseOperator):
         return list_tarballs(s3_options(self.source_conn_id, unsigned_default=True), [g.strip() for g in globs])
 
 
-class SyncOpenImagesTarballOperator(BaseOperator):
+class SyncOpenImagesTarballOperator(VisionflowOperator):
     """Download one tarball into targets/ or validation/ and convert it to a verified zip."""
 
     template_fields: Sequence[str] = ("key", "output_root")
@@ -118,7 +116,7 @@ class SyncOpenImagesTarballOperator(BaseOperator):
         self.key, self.output_root = key, output_root
         self.source_conn_id, self.aws_conn_id = source_conn_id, aws_conn_id
 
-    def execute(self, context) -> dict:
+    def run(self, context) -> dict:
         from include.visionflow.datasets.openimages_tarballs import sync_tarball
         from visionflow_airflow.hooks.s3 import s3_options
 
@@ -127,7 +125,7 @@ class SyncOpenImagesTarballOperator(BaseOperator):
         return sync_tarball(source, self.key, storage).to_xcom()
 
 
-class SummarizeOpenImagesOperator(BaseOperator):
+class SummarizeOpenImagesOperator(VisionflowOperator):
     """Counts per status and reason per split -> ``<split>/summary.json``; lists the converted zips."""
 
     template_fields: Sequence[str] = ("shards", "output_root")
@@ -136,7 +134,7 @@ class SummarizeOpenImagesOperator(BaseOperator):
         super().__init__(**kwargs)
         self.shards, self.output_root, self.aws_conn_id = shards, output_root, aws_conn_id
 
-    def execute(self, context) -> dict:
+    def run(self, context) -> dict:
         from include.visionflow.datasets import openimages as oi
         from include.visionflow.shards import ShardSpec
 
