@@ -38,6 +38,7 @@ SPLITS = ("train", "val", "test")
 SOURCE_FILES = {"train": "train.csv", "val": "validate.csv", "test": "test.csv"}  # upstream renames these
 SHARD_COLUMNS = ["key", "split", "label", "youtube_id", "time_start", "time_end", "error"]
 MAX_CSV_BYTES = 1 << 30
+MAX_VIDEO_BYTES = 8 << 30  # a raw video is downloaded whole before trimming
 CLIPS_PER_SHARD = 25  # a clip is seconds of work (fetch, two encodes, frames): small shards balance better
 
 
@@ -266,13 +267,18 @@ def _run_stage(storage: Storage, spec: ShardSpec, stage: str, config: KineticsCo
     return finish_shard(storage, stage_spec(spec, stage), results, started)
 
 
+def video_fetcher():
+    """A fetcher for raw videos: full YouTube-length files are far above the image default of 64 MB."""
+    from include.visionflow.fetch.http import Fetcher, FetchConfig
+
+    return Fetcher(FetchConfig(max_bytes=MAX_VIDEO_BYTES, read_timeout=120.0, per_host=4))
+
+
 def clips_shard(storage: Storage, spec: ShardSpec, config: KineticsConfig, fetcher=None) -> ShardStats:
     if config.source is None:
         raise BadInputError("a video source is needed to make clips")
     if fetcher is None and config.source.kind == "url_template":
-        from include.visionflow.fetch.http import Fetcher
-
-        fetcher = Fetcher()  # one pooled fetcher per shard, shared by its threads
+        fetcher = video_fetcher()  # one pooled fetcher per shard, shared by its threads
     return _run_stage(storage, spec, "clips", config, lambda r: clip_item(r, storage, config, fetcher))
 
 
