@@ -31,6 +31,14 @@ class Side:
         return statistics.median(m.peak_tree_mb for m in self.runs) if self.runs else None
 
     @property
+    def cpu(self) -> float | None:
+        return statistics.median(m.cpu for m in self.runs) if self.runs else None
+
+    @property
+    def load(self) -> float | None:
+        return max(m.load for m in self.runs) if self.runs else None
+
+    @property
     def count(self) -> int | None:
         return statistics.median_low(self.counts) if self.counts else None
 
@@ -51,6 +59,10 @@ class CaseResult:
     @property
     def wall_ratio(self) -> float | None:
         return ratio(self.ours.wall if self.ours else None, self.theirs.wall if self.theirs else None)
+
+    @property
+    def cpu_ratio(self) -> float | None:
+        return ratio(self.ours.cpu if self.ours else None, self.theirs.cpu if self.theirs else None)
 
     @property
     def mem_ratio(self) -> float | None:

@@ -3,7 +3,9 @@
 Both sides of every case go through ``run_measured``, so they are measured the same way: wall time is
 ``perf_counter`` around the child's whole life (start-up included); peak memory is the largest sum of RSS over
 the child and all its descendants, sampled every 20 ms with psutil. ``ru_maxrss`` of the children (the largest
-single process) is kept too, as a cross-check that does not depend on sampling.
+single process) is kept too, as a cross-check that does not depend on sampling. CPU seconds (user + system of
+the whole tree) are reported beside wall time: the machine is shared, and CPU time barely moves when other work
+competes for the cores, while wall time does.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ class Measurement:
     returncode: int
     stdout: str
     stderr: str
+    cpu: float = 0.0  # user + system seconds of the tree (waited-for descendants): robust to a busy machine
+    load: float = 0.0  # 1-minute load average when the run started: other work on the machine
 
 
 class _TreeSampler(threading.Thread):
@@ -67,7 +71,9 @@ class _TreeSampler(threading.Thread):
 def run_measured(cmd: list[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None,
                  timeout: float = 1800, log_path: Path | None = None) -> Measurement:
     """Run ``cmd`` to completion (killed after ``timeout`` s) and measure it."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
@@ -81,9 +87,10 @@ def run_measured(cmd: list[str], *, env: dict[str, str] | None = None, cwd: str 
         err += f"\n[bench] killed after {timeout} s"
     wall = time.perf_counter() - started
     sampler.stop()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    after, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime - cpu_before
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text(f"$ {' '.join(map(str, cmd))}\n--- stdout\n{out}\n--- stderr\n{err}\n")
     return Measurement(wall, sampler.peak / 2**20, (after / 1024) if after > before else 0.0,
-                       proc.returncode, out, err)
+                       proc.returncode, out, err, cpu, load)

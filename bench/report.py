@@ -33,15 +33,15 @@ def fmt_met(result: CaseResult) -> str:
 
 
 def table(results: list[CaseResult]) -> str:
-    head = ("| # | case | ours (median) | theirs (median) | wall ours/theirs | peak RSS ours | peak RSS theirs "
-            "| RSS ours/theirs | goal | met | measured |")
+    head = ("| # | case | wall ours | wall theirs | wall ours/theirs | CPU ours/theirs | peak RSS ours "
+            "| peak RSS theirs | RSS ours/theirs | goal | met | measured |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         ours, theirs = r.ours, r.theirs
         lines.append(
             f"| {r.number} | {r.title} | {fmt_seconds(ours.wall if ours else None)} "
             f"| {fmt_seconds(theirs.wall if theirs else None)} | {fmt_ratio(r.wall_ratio)} "
-            f"| {fmt_mb(ours.peak_mb if ours else None)} | {fmt_mb(theirs.peak_mb if theirs else None)} "
+            f"| {fmt_ratio(r.cpu_ratio)} | {fmt_mb(ours.peak_mb if ours else None)} | {fmt_mb(theirs.peak_mb if theirs else None)} "
             f"| {fmt_ratio(r.mem_ratio)} | {r.goal} | {fmt_met(r)} | {r.verdict or '; '.join(r.notes)[:200]} |"
         )
     return "\n".join(lines)
@@ -94,12 +94,16 @@ def machine_facts(img2dataset: str) -> dict[str, str]:
 
 def render(results: list[CaseResult], facts: dict[str, str], command: str, reps: int) -> str:
     notes = [f"- case {r.number}: {n}" for r in results for n in r.notes]
+    loads = [f"{r.number}: {max(s.load for s in (r.ours, r.theirs) if s and s.runs):.1f}" for r in results
+             if any(s and s.runs for s in (r.ours, r.theirs))]
     return "\n".join([
         f"# visionflow benchmarks, {dt.date.today().isoformat()}",
         "",
         f"Command: `{command}` ({reps} repetitions per side; medians). Ratios are ours / theirs: below 1 means "
         "visionflow is faster or smaller. Peak RSS is the largest sum of RSS over each side's process tree, "
-        "sampled every 20 ms (same method for both sides).",
+        "sampled every 20 ms (same method for both sides). CPU is user + system seconds of each side's tree.",
+        f"Highest 1-minute load average at the start of a run, per case (2 = both cores busy): {', '.join(loads)}."
+        if loads else "",
         "",
         table(results),
         "",
