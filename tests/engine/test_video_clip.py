@@ -85,3 +85,15 @@ def test_transcode_without_changes_copies_the_picture_size(videos, tmp_path):
 def test_corrupt_source(videos, tmp_path):
     with pytest.raises(DecodeError):
         resize_video(videos["corrupt0001"], tmp_path / "r.mp4")
+
+
+def test_trim_copies_audio_and_resize_drops_it(videos, tmp_path):
+    info = trim_clip(videos["bbbunny0001"], tmp_path / "c.mp4", 1, 3)
+    assert info.has_audio
+    with av.open(str(tmp_path / "c.mp4")) as c:
+        audio = c.streams.audio[0]
+        assert audio.codec_context.name == "aac"  # copied, not re-encoded
+        times = [float(p.pts * p.time_base) for p in c.demux(audio) if p.size]
+    assert 0 <= times[0] < 0.05 and 1.9 < times[-1] < 2.0  # same origin as the video, inside [0, 2)
+    resized = resize_video(tmp_path / "c.mp4", tmp_path / "r.mp4", 256)
+    assert not resized.has_audio and not probe(tmp_path / "r.mp4").has_audio

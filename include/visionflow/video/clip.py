@@ -8,7 +8,8 @@
   portrait branch is broken), optionally with a dense GOP (``-g 16``) for fast random access.
 
 Rotated sources (display matrix) are turned upright, as the ffmpeg CLI does, so every consumer sees the same
-picture. Audio is dropped: the mmaction consumers read video only (``resize_videos.py`` passes ``-an`` too).
+picture. Trimmed clips keep the source's audio packets as they are (upstream's ``-c:a copy``) when MP4 can
+carry them; resized copies have none (upstream's ``-an``).
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from include.visionflow.video.probe import VideoInfo, normalize_rotation, open_v
 log = logging.getLogger(__name__)
 
 DENSE_GOP = 16  # mmaction2 resize_videos.py --dense: a key frame every 16 frames
-EPSILON = 1e-6  # timestamps are rationals; a frame exactly at ``start`` belongs to the clip
+EPSILON = 1e-6
+MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"}  # codecs MP4 carries without re-encoding  # timestamps are rationals; a frame exactly at ``start`` belongs to the clip
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class ClipSpec:
     short_side: int | None = None
     upscale: bool = True  # mmaction's resize upscales small videos too
     dense: bool = False
+    keep_audio: bool = False  # upstream trims with -c:a copy, and resizes with -an
     crf: int = 23  # libx264's own defaults, as the ffmpeg CLI uses them
     preset: str = "medium"
 
@@ -128,9 +131,10 @@ def transcode(src: str | Path, dst: str | Path, spec: ClipSpec) -> VideoInfo:
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"  # frame threads for decoding, as the ffmpeg CLI
+        audio = _audio_to_copy(container, spec)
         _seek(container, stream, spec.start)
         with av.open(str(dst), "w", format="mp4") as output:
-            ostream, written = _copy_frames(container, stream, output, spec)
+            ostream, written = _copy_clip(container, stream, audio, output, spec)
             for packet in ostream.encode(None) if ostream is not None else ():
                 output.mux(packet)
         rate = float(stream.average_rate or stream.guessed_rate or 25)
@@ -144,28 +148,78 @@ def transcode(src: str | Path, dst: str | Path, spec: ClipSpec) -> VideoInfo:
         raise DecodeError("empty_clip", f"{Path(src).name} has no frame in [{spec.start}, {spec.end})")
     log.info("wrote %s (%s frames, %sx%s) from %s", dst, written, ostream.width, ostream.height, src)
     return VideoInfo(width=ostream.width, height=ostream.height, rotation=0, fps=rate, duration=written / rate,
-                     frames=written, codec="h264")
+                     frames=written, codec="h264", has_audio=audio is not None)
 
 
-def _clip_frames(container, stream, spec: ClipSpec) -> Iterator:
-    """Decoded frames in ``[start, end)``, upright and scaled, with timestamps starting at 0."""
-    file_start = (container.start_time or 0) / 1_000_000
-    start = spec.start or 0.0
-    upright: _Upright | None = None
-    first_pts: int | None = None
-    for index, frame in enumerate(container.decode(stream)):
-        seconds = float(frame.pts * frame.time_base) - file_start if frame.pts is not None else None
-        if seconds is not None and seconds < start - EPSILON:
+def _audio_to_copy(container, spec: ClipSpec):
+    """The first audio stream when it is kept and MP4 can carry it as is (``-c:a copy``), else None."""
+    if not spec.keep_audio or not container.streams.audio:
+        return None
+    audio = container.streams.audio[0]
+    if audio.codec_context.name not in MP4_AUDIO:
+        log.info("dropping %s audio: MP4 cannot carry it without re-encoding", audio.codec_context.name)
+        return None
+    return audio
+
+
+class _Window:
+    """The clip's time window in source seconds; the origin is the first kept video frame."""
+
+    def __init__(self, container, spec: ClipSpec):
+        self.file_start = (container.start_time or 0) / 1_000_000
+        self.start, self.end = spec.start or 0.0, spec.end
+        self.origin: float | None = None  # absolute seconds of the first kept frame
+
+    def seconds(self, pts, time_base) -> float | None:
+        return None if pts is None else float(pts * time_base) - self.file_start
+
+    def before(self, seconds: float | None) -> bool:
+        return seconds is not None and seconds < self.start - EPSILON
+
+    def after(self, seconds: float | None) -> bool:
+        return seconds is not None and self.end is not None and seconds >= self.end - EPSILON
+
+    def audio(self, packet):
+        """The packet re-timed to the clip, or None when it falls outside the window."""
+        seconds = self.seconds(packet.pts, packet.time_base)
+        if seconds is None or self.origin is None or seconds < self.origin - EPSILON or self.after(seconds):
+            return None
+        shift = int(round((self.origin + self.file_start) / packet.time_base))
+        packet.pts = packet.pts - shift
+        packet.dts = packet.dts - shift if packet.dts is not None else packet.pts
+        return packet
+
+
+def _clip_items(container, stream, audio, spec: ClipSpec) -> Iterator[tuple[str, object]]:
+    """("video", frame) for frames in ``[start, end)``, upright, scaled, timed from 0; ("audio", packet) for
+    audio packets from the first kept frame to ``end``, timed on the same origin."""
+    window, upright = _Window(container, spec), None
+    waiting: list = []  # audio that arrives before the first kept frame is decoded (decoder delay)
+    video_done = False
+    for packet in container.demux(*[s for s in (stream, audio) if s is not None]):
+        if packet.stream is not stream:
+            if video_done and window.after(window.seconds(packet.pts, packet.time_base)):
+                return  # both streams are past the end: the rest of a long source is never read
+            waiting += [packet] if packet.size else []
+            if window.origin is not None:
+                yield from (("audio", p) for p in map(window.audio, waiting) if p is not None)
+                waiting = []
             continue
-        if seconds is not None and spec.end is not None and seconds >= spec.end - EPSILON:
+        for frame in () if video_done else packet.decode():
+            seconds = window.seconds(frame.pts, frame.time_base)
+            if window.before(seconds):
+                continue
+            if window.after(seconds):
+                video_done = True
+                break
+            if upright is None:
+                upright, window.origin = _Upright.for_frame(stream, frame, spec), seconds or 0.0
+                first_pts = frame.pts or 0
+            out = upright(frame)
+            out.pts, out.time_base = (frame.pts or 0) - first_pts, stream.time_base  # the clip starts at 0
+            yield "video", out
+        if video_done and audio is None:
             return
-        if upright is None:
-            upright = _Upright.for_frame(stream, frame, spec)
-        pts = frame.pts if frame.pts is not None else index
-        first_pts = pts if first_pts is None else first_pts
-        out = upright(frame)
-        out.pts, out.time_base = pts - first_pts, stream.time_base  # the clip starts at 0
-        yield out
 
 
 def _in_thread(items: Iterator, depth: int = 8) -> Iterator:
@@ -199,22 +253,31 @@ def _in_thread(items: Iterator, depth: int = 8) -> Iterator:
         worker.join()
 
 
-def _copy_frames(container, stream, output, spec: ClipSpec):
-    """Encode the clip's frames; the output stream is made on the first frame. Returns (stream, count)."""
-    ostream, written = None, 0
-    with contextlib.closing(_in_thread(_clip_frames(container, stream, spec))) as frames:
-        for out in frames:
-            if ostream is None:
-                ostream = _output_stream(output, stream, (out.width, out.height), spec)
-            for packet in ostream.encode(out):
+def _copy_clip(container, stream, audio, output, spec: ClipSpec):
+    """Encode the clip's frames and copy its audio; the output streams are made on the first frame (its size
+    is known only then), and audio waits for them. Returns (video stream, frames written)."""
+    ostream, oaudio, held, written = None, None, [], 0
+    with contextlib.closing(_in_thread(_clip_items(container, stream, audio, spec))) as items:
+        for kind, item in items:
+            if kind == "audio":
+                held.append(item)
+            elif ostream is None:
+                ostream = _output_stream(output, stream, (item.width, item.height), spec)
+                oaudio = output.add_stream_from_template(audio) if audio is not None else None
+            if kind == "video":
+                for packet in ostream.encode(item):
+                    output.mux(packet)
+                written += 1
+            while held and oaudio is not None:
+                packet = held.pop(0)
+                packet.stream = oaudio
                 output.mux(packet)
-            written += 1
     return ostream, written
 
 
 def trim_clip(src: str | Path, dst: str | Path, start: float, end: float, *, short_side: int | None = None) -> VideoInfo:
     """Frames of ``src`` in ``[start, end)`` seconds to H.264 MP4 ``dst`` (source size unless ``short_side``)."""
-    return transcode(src, dst, ClipSpec(start=start, end=end, short_side=short_side))
+    return transcode(src, dst, ClipSpec(start=start, end=end, short_side=short_side, keep_audio=True))
 
 
 def resize_video(src: str | Path, dst: str | Path, short_side: int = 256, dense: bool = True) -> VideoInfo:
