@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -39,8 +40,13 @@ def test_stop_from_the_pid_file_kills_the_group(tmp_path):
     child = _child_pid(tmp_path / "sleeper.log")
     again = ap.Procs.load(tmp_path / "pids", tmp_path)
     assert [e["name"] for e in again.alive()] == ["sleeper"]
+    # `make stop` runs in another process than the starter; here the starter is this test, so reap its
+    # child meanwhile as init would (a zombie leader keeps the group "existing").
+    reaper = threading.Thread(target=leader.wait)
+    reaper.start()
     again.stop(grace=10)
-    leader.wait(timeout=10)
+    reaper.join(timeout=10)
+    assert leader.returncode is not None
     ap.poll(lambda: _gone(child), 10, "the child to exit", 0.1)
     assert ap.Procs.load(tmp_path / "pids", tmp_path).alive() == []
 
