@@ -1,8 +1,9 @@
 """Image decode, resize and encode: where an image is turned into the bytes we store.
 
 Speed comes from decoding less: a JPEG that will be shrunk is decoded already scaled down in the DCT
-(Pillow's ``draft``, libjpeg-turbo's 1/2, 1/4, 1/8 scaling), straight to the smallest size that is still at
-least the target, so the resampling that follows sees a fraction of the pixels. Pillow releases the GIL while
+(libjpeg-turbo's M/8 scaling through simplejpeg; Pillow's ``draft`` with 1/2, 1/4, 1/8 for rotated or unusual
+JPEGs), straight to the smallest size that is still at least the target, so the resampling that follows sees a
+fraction of the pixels. Pillow releases the GIL while
 decoding, resampling and encoding, so the threads of one process keep every core busy while others wait on
 the network. Each image is decoded once.
 """
@@ -67,11 +68,32 @@ def _to_rgb(im):
     return im.convert("RGB")
 
 
-def _orient(im):
+def _orient(im, orientation: int):
     from PIL import ImageOps
 
     # The stored JPEG carries no EXIF, so apply the orientation now or the picture ends up sideways.
-    return ImageOps.exif_transpose(im)
+    # Without a rotation exif_transpose only copies the whole image: skip that copy.
+    return ImageOps.exif_transpose(im) if orientation in (2, 3, 4, 5, 6, 7, 8) else im
+
+
+def _scaled_jpeg(data: bytes, im, size: tuple[int, int]):
+    """A 3-channel JPEG decoded by libjpeg-turbo straight to the smallest M/8 scale that still covers ``size``.
+
+    Finer steps than Pillow's ``draft`` (1/2, 1/4, 1/8): a 4000x3000 photo bound for 1024 decodes at 3/8
+    (1500x1125) instead of 1/2, so the resize after it reads ~45% fewer pixels. None when simplejpeg cannot
+    do it (CMYK, damaged data, ...): Pillow's path then decodes it or names the error.
+    """
+    if im.format != "JPEG" or im.mode != "RGB":
+        return None
+    try:
+        import simplejpeg
+
+        pixels = simplejpeg.decode_jpeg(data, colorspace="RGB", min_width=size[0], min_height=size[1])
+    except (ImportError, ValueError, OSError):
+        return None
+    from PIL import Image
+
+    return Image.fromarray(pixels)
 
 
 def transform_image(data: bytes, spec: ImageSpec) -> ProcessedImage:
@@ -92,11 +114,15 @@ def transform_image(data: bytes, spec: ImageSpec) -> ProcessedImage:
     shown_w, shown_h = (src_h, src_w) if orientation in (5, 6, 7, 8) else (src_w, src_h)
     tw, th = spec.target(shown_w, shown_h)
     try:
-        if im.format == "JPEG" and tw < shown_w:
-            dw, dh = (th, tw) if orientation in (5, 6, 7, 8) else (tw, th)
-            im.draft("RGB", (dw, dh))
-        im.load()
-        im = _to_rgb(_orient(im))
+        scaled = _scaled_jpeg(data, im, (tw, th)) if orientation == 1 and tw < shown_w else None
+        if scaled is not None:
+            im = scaled
+        else:
+            if im.format == "JPEG" and tw < shown_w:
+                dw, dh = (th, tw) if orientation in (5, 6, 7, 8) else (tw, th)
+                im.draft("RGB", (dw, dh))
+            im.load()
+            im = _to_rgb(_orient(im, orientation))
     except (OSError, SyntaxError, ValueError) as err:
         raise DecodeError("decode_error", str(err)) from None
     except Image.DecompressionBombError as err:
