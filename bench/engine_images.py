@@ -2,7 +2,7 @@
 
 ``python -m bench.engine_images rows.parquet OUT --mode thumbnail --size 1024 --processes 2``. Shards are
 written with the engine's ``write_shards`` and run with ``download_shard`` in a pool of ``--processes``
-processes, as Airflow runs mapped ``download`` tasks side by side. Prints ``{"ok": n, "total": n, ...}``.
+forked processes, as Airflow's LocalExecutor runs mapped ``download`` tasks side by side. Prints ``{"ok": n, "total": n, ...}``.
 """
 from __future__ import annotations
 
@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.processes <= 1:
         stats = [_download(j) for j in jobs]
     else:
-        with multiprocessing.get_context("spawn").Pool(a.processes) as pool:
+        # fork, as Airflow's LocalExecutor starts task processes: workers do not re-import the engine
+        with multiprocessing.get_context("fork").Pool(a.processes) as pool:
             stats = pool.map(_download, jobs, chunksize=1)
     counts: dict[str, int] = {}
     for s in stats:
