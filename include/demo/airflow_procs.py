@@ -71,6 +71,40 @@ def airflow_env(home: Path, api_port: int, extra: dict[str, str] | None = None) 
     return env
 
 
+def local_env(home: Path, api_port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """``airflow_env`` for one machine: SQLite in ``home``, LocalExecutor, login admin/admin from a
+    passwords file (written here)."""
+    pw_file = home / "passwords.json"
+    pw_file.write_text(json.dumps({"admin": "admin"}))
+    return airflow_env(home, api_port, {
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(pw_file),
+        **(extra or {}),
+    })
+
+
+def start_components(procs: "Procs", env: dict[str, str], api_port: int, workers: list[tuple[str, list[str]]],
+                     timeout: float = 180) -> "RestClient":
+    """api-server, scheduler, dag-processor plus ``workers`` (name, airflow args); returns a logged-in
+    client once the api-server answers (raising early if a component dies)."""
+    procs.start_airflow("api-server", ["api-server", "--port", str(api_port)], env)
+    procs.start_airflow("scheduler", ["scheduler", "--skip-serve-logs"], env)
+    procs.start_airflow("dag-processor", ["dag-processor"], env)
+    for name, args in workers:
+        procs.start_airflow(name, args, env)
+    api = RestClient(f"http://{HOST}:{api_port}")
+
+    def up():
+        procs.check_alive()
+        return api.healthy()
+
+    poll(up, timeout, f"the api-server on port {api_port}")
+    api.login()
+    return api
+
+
 def airflow_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "airflow", *args]
 

@@ -59,17 +59,7 @@ def default_layout() -> Layout:
 
 
 def _env(lay: Layout, urls: dict[str, str]) -> dict[str, str]:
-    pw_file = lay.home / "passwords.json"
-    pw_file.write_text(json.dumps({USER: PASSWORD}))
-    extra = {
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{lay.home / 'airflow.db'}",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(pw_file),
-        "VISIONFLOW_ALLOW_PRIVATE_NETWORKS": "1",
-    }
-    extra.update(connections(urls))
-    return ap.airflow_env(lay.home, API_PORT, extra)
+    return ap.local_env(lay.home, API_PORT, {"VISIONFLOW_ALLOW_PRIVATE_NETWORKS": "1", **connections(urls)})
 
 
 def _start_sample_source(lay: Layout, procs: ap.Procs) -> dict[str, str]:
@@ -85,22 +75,6 @@ def _start_sample_source(lay: Layout, procs: ap.Procs) -> dict[str, str]:
 
     ap.poll(ready, 180, "the sample source", interval=0.5)
     return json.loads(lay.urls_file.read_text())
-
-
-def _start_airflow(lay: Layout, env: dict[str, str], procs: ap.Procs) -> ap.RestClient:
-    procs.start_airflow("api-server", ["api-server", "--port", str(API_PORT)], env)
-    procs.start_airflow("scheduler", ["scheduler", "--skip-serve-logs"], env)
-    procs.start_airflow("dag-processor", ["dag-processor"], env)
-    procs.start_airflow("triggerer", ["triggerer", "--skip-serve-logs"], env)
-    api = ap.RestClient(f"http://{ap.HOST}:{API_PORT}", USER, PASSWORD)
-
-    def up():
-        procs.check_alive()
-        return api.healthy()
-
-    ap.poll(up, 180, "the api-server on port %d" % API_PORT)
-    api.login()
-    return api
 
 
 def wait_for_dags(api: ap.RestClient, dags_folder: Path, procs: ap.Procs, timeout: float = 180) -> dict:
@@ -159,7 +133,7 @@ def start(lay: Layout, timeout: float) -> int:
         pools = ap.ROOT / "include" / "pools.json"
         if pools.exists():
             ap.run_airflow(["pools", "import", str(pools)], env, lay.logs / "cli.log")
-        api = _start_airflow(lay, env, procs)
+        api = ap.start_components(procs, env, API_PORT, [("triggerer", ["triggerer", "--skip-serve-logs"])])
         dags = wait_for_dags(api, ap.ROOT / "dags", procs)
         broken = {Path(e.get("filename") or "").name for e in api.import_errors()}
         confs = demo_confs(urls, lay.data, dags, broken)

@@ -82,18 +82,8 @@ def _cluster_env(home: Path, api_port: int, db_url: str, broker: str, s3_conn: s
 
 def _start_cluster(procs: ap.Procs, env: dict[str, str], api_port: int, home: Path) -> ap.RestClient:
     ap.run_airflow(["db", "migrate"], env, home / "logs" / "cli.log")
-    procs.start_airflow("api-server", ["api-server", "--port", str(api_port)], env)
-    procs.start_airflow("scheduler", ["scheduler", "--skip-serve-logs"], env)
-    procs.start_airflow("dag-processor", ["dag-processor"], env)
-    procs.start_airflow("celery-worker", ["celery", "worker", "--skip-serve-logs", "--concurrency", "2"], env)
-    api = ap.RestClient(f"http://{ap.HOST}:{api_port}")
-
-    def up():
-        procs.check_alive()
-        return api.healthy()
-
-    ap.poll(up, 120, "the api-server")
-    api.login()
+    worker = ["celery", "worker", "--skip-serve-logs", "--concurrency", "2"]
+    api = ap.start_components(procs, env, api_port, [("celery-worker", worker)], timeout=120)
     ap.poll(lambda: procs.check_alive() or DAG_ID in api.dags(), 120, f"{DAG_ID} to be parsed", interval=2)
     return api
 
