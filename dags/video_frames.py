@@ -55,6 +55,7 @@ with DAG(
         task_id="extract", fps="{{ params.fps }}", short_side="{{ params.short_side }}",
         pattern="{{ params.pattern }}", quality="{{ params.quality }}", max_active_tis_per_dag=2, **folders,
     ).expand(shard=plan.output)
-    filelist = WriteVideoFramesListOperator(task_id="filelist", shards=plan.output,
+    # none_failed: a folder without videos maps to nothing, and still gets its (empty) list.
+    filelist = WriteVideoFramesListOperator(task_id="filelist", shards=plan.output, trigger_rule="none_failed",
                                             frames_dir="{{ params.frames_dir }}", filelist="{{ params.filelist }}")
     plan >> extract >> filelist

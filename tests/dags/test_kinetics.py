@@ -24,8 +24,11 @@ def dag():
 
 
 def conf(sample_source, out, **extra):
-    return {"annotations_url": sample_source.urls["kinetics_annotations_url"], "video_source": "url_template",
-            "url_template": sample_source.urls["kinetics_url_template"], "output_root": str(out), **extra}
+    """Every param spelled out: in one process, dag.test() can carry a previous run's conf over as params."""
+    return {"dataset": "kinetics400", "annotations_url": sample_source.urls["kinetics_annotations_url"],
+            "video_source": "url_template", "url_template": sample_source.urls["kinetics_url_template"],
+            "local_dir": "", "splits": ["train", "val"], "output_root": str(out), "short_side": 256, "dense": True,
+            "frames": True, "limit": None, "seed": 0, **extra}
 
 
 def states(dr) -> dict[str, set[str]]:
