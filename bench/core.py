@@ -31,6 +31,10 @@ class Side:
         return statistics.median(m.peak_tree_mb for m in self.runs) if self.runs else None
 
     @property
+    def anon_mb(self) -> float | None:
+        return statistics.median(m.peak_anon_mb for m in self.runs) if self.runs else None
+
+    @property
     def cpu(self) -> float | None:
         return statistics.median(m.cpu for m in self.runs) if self.runs else None
 

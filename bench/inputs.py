@@ -162,3 +162,30 @@ def ensure_videos() -> list[Path]:
             tmp.rename(dst)
         paths.append(dst)
     return paths
+
+
+def flickr_list_line(i: int) -> str:
+    """Line ``i`` of a Flickr-CC list (``id \\t url \\t local_file``), shaped like the released lists."""
+    pid = 50_000_000_000 + i * 7919 % 9_999_991 * 1000 + i % 1000
+    secret = f"{(i * 2654435761) & 0xFFFFFFFFFF:010x}"
+    bucket = f"{(i * 40503) & 0xFFFF:04x}"
+    return (f"{pid}\thttps://live.staticflickr.com/65535/{pid}_{secret}.jpg\t"
+            f"images/{bucket[0]}/{bucket[1]}/{bucket[2]}/{bucket}/{pid}_{secret}.jpg\n")
+
+
+def ensure_flickr_list(lines: int) -> Path:
+    """``flickr-<N>M.tsv.gz`` with ``lines`` lines (gzip level 1: generation speed; reading costs the same)."""
+    import gzip
+
+    name = f"flickr-{lines / 1e6:g}M.tsv.gz"
+    path = INPUTS / "flickr_lists" / name
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    log.info("generating %s (%s lines)", path, lines)
+    with gzip.open(tmp, "wt", compresslevel=1, encoding="utf-8") as fh:
+        for start in range(0, lines, 100_000):
+            fh.write("".join(flickr_list_line(i) for i in range(start, min(lines, start + 100_000))))
+    tmp.rename(path)
+    return path

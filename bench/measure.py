@@ -33,6 +33,7 @@ class Measurement:
     stderr: str
     cpu: float = 0.0  # user + system seconds of the tree (waited-for descendants): robust to a busy machine
     load: float = 0.0  # 1-minute load average when the run started: other work on the machine
+    peak_anon_mb: float = 0.0  # same sampling, RSS minus file-backed pages: heap, not a written memmap
 
 
 class _TreeSampler(threading.Thread):
@@ -40,6 +41,7 @@ class _TreeSampler(threading.Thread):
         super().__init__(daemon=True, name="rss-sampler")
         self.pid = pid
         self.peak = 0
+        self.peak_anon = 0
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -50,17 +52,20 @@ class _TreeSampler(threading.Thread):
         except psutil.NoSuchProcess:
             return
         while not self._stop_event.is_set():
-            total = 0
+            total = anon = 0
             try:
                 procs = [root, *root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 break
             for proc in procs:
                 try:
-                    total += proc.memory_info().rss
+                    info = proc.memory_info()
+                    total += info.rss
+                    anon += info.rss - info.shared
                 except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                     pass
             self.peak = max(self.peak, total)
+            self.peak_anon = max(self.peak_anon, anon)
             self._stop_event.wait(SAMPLE_SECONDS)
 
     def stop(self) -> None:
@@ -93,4 +98,4 @@ def run_measured(cmd: list[str], *, env: dict[str, str] | None = None, cwd: str 
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text(f"$ {' '.join(map(str, cmd))}\n--- stdout\n{out}\n--- stderr\n{err}\n")
     return Measurement(wall, sampler.peak / 2**20, (after / 1024) if after > before else 0.0,
-                       proc.returncode, out, err, cpu, load)
+                       proc.returncode, out, err, cpu, load, sampler.peak_anon / 2**20)
