@@ -189,3 +189,41 @@ def ensure_flickr_list(lines: int) -> Path:
             fh.write("".join(flickr_list_line(i) for i in range(start, min(lines, start + 100_000))))
     tmp.rename(path)
     return path
+
+
+OPENIMAGES_COLUMNS = ["ImageID", "Subset", "OriginalURL", "OriginalLandingURL", "License", "AuthorProfileURL",
+                      "Author", "Title", "OriginalSize", "OriginalMD5", "Thumbnail300KURL", "Rotation"]
+
+
+def _openimages_row(i: int) -> str:
+    image = f"{(i * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF:016x}"
+    subset = "validation" if i % 100 == 98 else "test" if i % 100 == 99 else "train"
+    photo, secret, farm = 10_000_000_000 + i * 37 % 99_999_989, f"{(i * 2654435761) & 0xFFFFFFFFFF:010x}", i % 9
+    md5 = base64.b64encode(bytes.fromhex(image * 2)).decode()  # 24 chars ending in '==', like OriginalMD5
+    return (f"{image},{subset},https://farm{farm}.staticflickr.com/{i % 8000}/{photo}_{secret}_o.jpg,"
+            f"https://www.flickr.com/photos/user{i % 50000}/{photo},https://creativecommons.org/licenses/by/2.0/,"
+            f"https://www.flickr.com/people/user{i % 50000}/,User {i % 50000},\"Photo {i}, a title\","
+            f"{1_000_000 + i % 3_000_000},{md5},https://c{farm}.staticflickr.com/{i % 8000}/{photo}_{secret}_z.jpg,"
+            f"{0 if i % 11 else 90}\n")
+
+
+def ensure_openimages_metadata(rows: int) -> tuple[Path, Path]:
+    """An ``image_ids_and_rotation.csv`` with ``rows`` rows in the real column layout, and the boxable CSV
+    (every fifth train row, ~1.9M of 10M, like the real 1.74M); deterministic, ~3 GB at 10M rows."""
+    folder = INPUTS / f"openimages-{rows}"
+    meta, boxable = folder / "image_ids_and_rotation.csv", folder / "train-images-boxable-with-rotation.csv"
+    if meta.exists() and boxable.exists():
+        return meta, boxable
+    folder.mkdir(parents=True, exist_ok=True)
+    log.info("generating %s rows of OpenImages metadata in %s", rows, folder)
+    header = ",".join(OPENIMAGES_COLUMNS) + "\n"
+    with open(meta.with_suffix(".part"), "w") as fm, open(boxable.with_suffix(".part"), "w") as fb:
+        fm.write(header)
+        fb.write(header)
+        for start in range(0, rows, 100_000):
+            block = [_openimages_row(i) for i in range(start, min(rows, start + 100_000))]
+            fm.write("".join(block))
+            fb.write("".join(r for i, r in enumerate(block, start) if i % 5 == 0 and i % 100 < 98))
+    meta.with_suffix(".part").rename(meta)
+    boxable.with_suffix(".part").rename(boxable)
+    return meta, boxable

@@ -36,10 +36,12 @@ class Measurement:
     peak_anon_mb: float = 0.0  # same sampling, RSS minus file-backed pages: heap, not a written memmap
 
 
-class _TreeSampler(threading.Thread):
-    def __init__(self, pid: int):
+class TreeSampler(threading.Thread):
+    """Peak summed RSS over the trees rooted at ``pids`` (one pid, or e.g. every Airflow component)."""
+
+    def __init__(self, *pids: int):
         super().__init__(daemon=True, name="rss-sampler")
-        self.pid = pid
+        self.pids = pids
         self.peak = 0
         self.peak_anon = 0
         self._stop_event = threading.Event()
@@ -47,15 +49,21 @@ class _TreeSampler(threading.Thread):
     def run(self) -> None:
         import psutil
 
-        try:
-            root = psutil.Process(self.pid)
-        except psutil.NoSuchProcess:
-            return
-        while not self._stop_event.is_set():
-            total = anon = 0
+        roots = []
+        for pid in self.pids:
             try:
-                procs = [root, *root.children(recursive=True)]
+                roots.append(psutil.Process(pid))
             except psutil.NoSuchProcess:
+                pass
+        while not self._stop_event.is_set() and roots:
+            total = anon = 0
+            procs = []
+            for root in roots:
+                try:
+                    procs += [root, *root.children(recursive=True)]
+                except psutil.NoSuchProcess:
+                    pass
+            if not procs:
                 break
             for proc in procs:
                 try:
@@ -82,7 +90,7 @@ def run_measured(cmd: list[str], *, env: dict[str, str] | None = None, cwd: str 
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-    sampler = _TreeSampler(proc.pid)
+    sampler = TreeSampler(proc.pid)
     sampler.start()
     try:
         out, err = proc.communicate(timeout=timeout)

@@ -55,3 +55,11 @@ def test_parse_cases(text, expected):
 def test_parse_cases_rejects_unknown_numbers():
     with pytest.raises(SystemExit):
         parse_cases("9", [1, 2])
+
+
+def test_heavy_cases_get_a_third_of_the_repetitions():
+    from bench.core import Context
+
+    assert Context(reps=3).reps_for(heavy=True) == 1
+    assert Context(reps=6).reps_for(heavy=True) == 2
+    assert Context(reps=3).reps_for() == 3
