@@ -16,7 +16,7 @@ Prepares Kinetics as mmaction2's `tools/data/kinetics` scripts do, in one run:
    `short_side`, JPEG q95.
 5. **file_lists** — `<dataset>_<split>_list_videos.txt` (`class/file.mp4 label`) and
    `<dataset>_<split>_list_rawframes.txt` (`class/stem nframes label`); labels number the sorted train classes,
-   lines are shuffled with `seed`. **download_report** — `download_report.json` lists every failed clip with a
+   lines are shuffled with `seed` (`label_map.txt` lists the classes in label order). **download_report** — `download_report.json` lists every failed clip with a
    reason code (`http_404`, `bad_time_range`, `unreadable_video`, ...); `summary.json` counts each stage.
 
 Dead links, bad rows and undecodable videos are counted, never fatal. Per-shard manifests live in
@@ -88,10 +88,12 @@ with DAG(
         local_dir="{{ params.local_dir }}", max_active_tis_per_dag=2, **common,
     ).expand(shard=plan.output)
     dense = ResizeKineticsClipsOperator.partial(
-        task_id="dense", short_side="{{ params.short_side }}", enabled="{{ params.dense }}", **common,
+        task_id="dense", short_side="{{ params.short_side }}", enabled="{{ params.dense }}",
+        max_active_tis_per_dag=2, **common,
     ).expand(shard=plan.output)
     rawframes = ExtractKineticsRawframesOperator.partial(
-        task_id="rawframes", short_side="{{ params.short_side }}", enabled="{{ params.frames }}", **common,
+        task_id="rawframes", short_side="{{ params.short_side }}", enabled="{{ params.frames }}",
+        max_active_tis_per_dag=2, **common,
     ).expand(shard=plan.output)
     lists = WriteKineticsListsOperator(task_id="file_lists", shards=plan.output, seed="{{ params.seed }}",
                                        trigger_rule="none_failed", **common)
