@@ -16,8 +16,9 @@ Prepares Kinetics as mmaction2's `tools/data/kinetics` scripts do, in one run:
    `short_side`, JPEG q95.
 5. **file_lists** — `<dataset>_<split>_list_videos.txt` (`class/file.mp4 label`) and
    `<dataset>_<split>_list_rawframes.txt` (`class/stem nframes label`); labels number the sorted train classes,
-   lines are shuffled with `seed` (`label_map.txt` lists the classes in label order). **download_report** — `download_report.json` lists every failed clip with a
-   reason code (`http_404`, `bad_time_range`, `unreadable_video`, ...); `summary.json` counts each stage.
+   lines are shuffled with `seed` (`label_map.txt` lists the classes in label order).
+6. **download_report** — `download_report.json` lists every failed clip with a reason code (`http_404`,
+   `bad_time_range`, `unreadable_video`, ...); `summary.json` counts each stage.
 
 Dead links, bad rows and undecodable videos are counted, never fatal. Per-shard manifests live in
 `<output_root>/_work/kinetics/<run>/`. `output_root` defaults to `data/<dataset>` and may be `s3://bucket/prefix`

@@ -28,8 +28,8 @@ from include.visionflow.video.probe import VideoInfo, normalize_rotation, open_v
 log = logging.getLogger(__name__)
 
 DENSE_GOP = 16  # mmaction2 resize_videos.py --dense: a key frame every 16 frames
-EPSILON = 1e-6
-MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"}  # codecs MP4 carries without re-encoding  # timestamps are rationals; a frame exactly at ``start`` belongs to the clip
+EPSILON = 1e-6  # timestamps are rationals; a frame exactly at ``start`` belongs to the clip
+MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"}  # codecs MP4 carries without re-encoding
 
 
 @dataclass(frozen=True)
@@ -275,7 +275,8 @@ def _copy_clip(container, stream, audio, output, spec: ClipSpec):
     return ostream, written
 
 
-def trim_clip(src: str | Path, dst: str | Path, start: float, end: float, *, short_side: int | None = None) -> VideoInfo:
+def trim_clip(src: str | Path, dst: str | Path, start: float, end: float, *,
+              short_side: int | None = None) -> VideoInfo:
     """Frames of ``src`` in ``[start, end)`` seconds to H.264 MP4 ``dst`` (source size unless ``short_side``)."""
     return transcode(src, dst, ClipSpec(start=start, end=end, short_side=short_side, keep_audio=True))
 
