@@ -8,7 +8,6 @@ number (flushed at the end), a temporary AIRFLOW_HOME; every process is stopped 
 from __future__ import annotations
 
 import json
-import logging
 import re
 import secrets
 from pathlib import Path
@@ -17,7 +16,6 @@ import pytest
 
 from include.demo import airflow_procs as ap
 
-log = logging.getLogger(__name__)
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
