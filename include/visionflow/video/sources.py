@@ -38,6 +38,10 @@ class VideoSource:
             raise BadInputError(f"url_template {self.url_template!r} must contain {PLACEHOLDER}")
         if self.kind == "local_dir" and not Path(self.local_dir).is_dir():
             raise BadInputError(f"local_dir {self.local_dir!r} is not a folder")
+        if self.kind == "youtube" and not ytdlp_available():
+            # A missing tool is a setup error for the whole run, not a failure of each clip.
+            raise BadInputError("video_source youtube needs yt-dlp: pip install yt-dlp, or use url_template "
+                                "(e.g. a CVDF mirror) or local_dir")
 
     def url_for(self, youtube_id: str) -> str:
         # Plain replacement, not str.format: a template must not be able to reach attributes.
