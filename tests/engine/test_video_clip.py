@@ -97,3 +97,18 @@ def test_trim_copies_audio_and_resize_drops_it(videos, tmp_path):
     assert 0 <= times[0] < 0.05 and 1.9 < times[-1] < 2.0  # same origin as the video, inside [0, 2)
     resized = resize_video(tmp_path / "c.mp4", tmp_path / "r.mp4", 256)
     assert not resized.has_audio and not probe(tmp_path / "r.mp4").has_audio
+
+
+def test_damage_in_the_middle_of_a_video_is_a_decode_error(videos, tmp_path):
+    """Noise over a stretch of the coded data: the decode thread's error reaches the caller, and no
+    half-written clip is left behind."""
+    import random
+
+    data = bytearray(videos["bikes000001"].read_bytes())
+    rng = random.Random(1)
+    middle = len(data) // 3
+    data[middle:middle + 200_000] = bytes(rng.randrange(256) for _ in range(200_000))
+    (tmp_path / "damaged.mp4").write_bytes(bytes(data))
+    with pytest.raises(DecodeError) as err:
+        resize_video(tmp_path / "damaged.mp4", tmp_path / "r.mp4")
+    assert err.value.reason == "corrupt_video" and not (tmp_path / "r.mp4").exists()
