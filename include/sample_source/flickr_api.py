@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from include.sample_source.server import Request, Response, SampleSource
@@ -80,7 +80,7 @@ class Catalogue:
     times: list[int]
     dims: dict[str, tuple[int, int]]  # base photo -> (width, height) of the original
 
-    @property
+    @cached_property
     def by_id(self) -> dict[str, dict]:
         return {p["id"]: p for p in self.photos}
 
