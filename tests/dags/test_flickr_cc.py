@@ -15,6 +15,7 @@ from include.visionflow.manifest import read_manifest
 from include.visionflow.shards import ShardSpec
 from include.visionflow.sources.base import Dropped
 from include.visionflow.sources.flickr import DEFAULT_LICENSE_IDS, FlickrMapper
+from include.visionflow.sources.timeslice import Slice
 from include.visionflow.storage import open_storage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,3 +129,23 @@ def test_subsets_then_download_then_memmap(airflow_db, dags, sample_source, flic
     rerun = dags.dags["flickr_cc_download"].test(run_conf=conf)
     assert rerun.state == "success"
     assert sum(n for p, n in sample_source.hits.items() if p.startswith(f"{fa.PREFIX}/photos/")) == images_before
+
+
+def test_hook_reads_the_connection_and_keeps_secrets_out_of_repr(sample_source, flickr_conn):
+    from visionflow_airflow.hooks.flickr import FlickrHook, config_from_connection
+
+    hook = FlickrHook()
+    config = hook.config
+    assert config.endpoint == sample_source.urls["flickr_endpoint"] and config.requests_per_hour == 1_000_000
+    assert fa.API_KEY not in repr(config) and fa.API_KEY not in repr(hook.get_conn().config)
+    day = Slice(fa._epoch("2021-06-01"), fa._epoch("2021-06-01") + 86399, DEFAULT_LICENSE_IDS)
+    assert hook.get_conn().search(day, per_page=1).total > 0
+
+    default = config_from_connection(None, None, None, "k", {})
+    assert default.endpoint == "https://api.flickr.com/services/rest" and default.requests_per_hour == 3600
+    assert default.oauth is None
+    signed = config_from_connection("https", "api.flickr.com", 8443, "k", {
+        "endpoint": "services/rest", "oauth_token": "t", "oauth_token_secret": "ts", "api_secret": "s",
+        "licenses": {"11": ["by", "4.0"]}, "requests_per_hour": 1800})
+    assert signed.endpoint == "https://api.flickr.com:8443/services/rest" and signed.oauth is not None
+    assert signed.licenses[11].version == "4.0" and signed.requests_per_hour == 1800
