@@ -17,6 +17,7 @@ from typing import IO, Iterator
 from include.visionflow.errors import BadInputError, StorageError
 
 TMP_DIR = ".tmp"
+FILE_MODE = 0o644
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,8 @@ class LocalStorage(Storage):
     def put_file(self, rel: str, local_path: str | Path) -> None:
         dest = self._path(rel)
         dest.parent.mkdir(parents=True, exist_ok=True)
+        # Temp files from mkstemp are 0600; outputs are data for other users and tools to read.
+        os.chmod(local_path, FILE_MODE)
         try:
             os.replace(local_path, dest)
         except OSError:  # another filesystem: copy next to the target, then rename

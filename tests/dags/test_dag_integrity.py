@@ -21,7 +21,8 @@ def test_no_import_errors(dagbag):
 
 
 def test_expected_dags_exist(dagbag):
-    assert "openimages_v4" in dagbag.dag_ids
+    assert {"openimages_v4", "flickr_cc_crawl", "flickr_cc_subsets", "flickr_cc_download", "kinetics",
+            "video_frames"} <= set(dagbag.dag_ids)
 
 
 def test_every_dag_is_documented_and_retried(dagbag):

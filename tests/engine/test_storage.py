@@ -52,6 +52,12 @@ def test_keys_cannot_escape_root(storage):
         storage.write_text("../../etc/evil", "x")
 
 
+def test_local_outputs_are_world_readable(tmp_path):
+    storage = LocalStorage(tmp_path)
+    storage.write_text("a.txt", "x")
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
+
+
 def test_staging_files_are_not_listed(tmp_path):
     storage = LocalStorage(tmp_path)
     storage.write_text("kept.txt", "k")
