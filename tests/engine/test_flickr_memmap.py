@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from include.visionflow.errors import BadInputError
-from include.visionflow.formats.memmap import MemmapFileList, write_memmap
+from include.visionflow.formats.memmap import MemmapFileList, list_to_memmap, write_memmap
 
 ENTRIES = [f"images/0/1/2/0123/{i}_abc.jpg" for i in range(50)] + ["images/9/9/9/9999/ünïcode.jpg"]
 
 
 def test_round_trip_and_upstream_layout(tmp_path):
     path = tmp_path / "flickr-test.memmap"
-    assert write_memmap(path, iter(ENTRIES), len(ENTRIES)) == len(ENTRIES)
+    assert write_memmap(path, iter(ENTRIES)) == len(ENTRIES)
     assert path.stat().st_size == 120 * len(ENTRIES)  # header-less, exactly N slots
     raw = np.memmap(path, dtype="S120", mode="r", shape=(len(ENTRIES),))  # how upstream's loader reads it
     assert [bytes(x).decode("utf-8") for x in raw] == ENTRIES
@@ -31,23 +31,37 @@ def test_round_trip_and_upstream_layout(tmp_path):
 def test_an_entry_of_exactly_120_bytes_fits_and_121_fails_clearly(tmp_path):
     fits = "images/" + "a" * 109 + ".jpg"
     assert len(fits.encode()) == 120
-    write_memmap(tmp_path / "ok.memmap", [fits], 1)
+    write_memmap(tmp_path / "ok.memmap", [fits])
     assert MemmapFileList(tmp_path / "ok.memmap")[0] == fits
     too_long = fits.replace(".jpg", "x.jpg")
-    with pytest.raises(BadInputError, match="121 bytes, over the 120-byte slot"):
-        write_memmap(tmp_path / "bad.memmap", ["images/x.jpg", too_long], 2)
-    assert not (tmp_path / "bad.memmap").exists()
+    with pytest.raises(BadInputError, match="entry 1 is 121 bytes, over the 120-byte slot"):
+        write_memmap(tmp_path / "bad.memmap", ["images/x.jpg", too_long])
+    assert not (tmp_path / "bad.memmap").exists() and not list(tmp_path.glob(".bad*"))
 
 
-def test_count_must_match(tmp_path):
-    with pytest.raises(BadInputError, match="expected 3 entries, got 2"):
-        write_memmap(tmp_path / "short.memmap", ["a", "b"], 3)
-    with pytest.raises(BadInputError, match="more than the expected 1"):
-        write_memmap(tmp_path / "long.memmap", ["a", "b"], 1)
+def test_list_conversion_reads_multi_member_gzip_and_checks_columns(tmp_path):
+    import gzip
+
+    lines = [f"{i}\thttp://x/{i}.jpg\t{e}" for i, e in enumerate(ENTRIES)]
+    half = len(lines) // 2
+    src = tmp_path / "list.tsv.gz"
+    # Two gzip members, as upstream's bucket files are built by appending.
+    src.write_bytes(gzip.compress(("\n".join(lines[:half]) + "\n").encode()) +
+                    gzip.compress(("\n".join(lines[half:]) + "\n").encode()))
+    assert list_to_memmap(src, tmp_path / "list.memmap") == len(ENTRIES)
+    assert list(MemmapFileList(tmp_path / "list.memmap")) == ENTRIES
+    bad = tmp_path / "bad.tsv.gz"
+    bad.write_bytes(gzip.compress(b"1\tu\timages/a.jpg\n2\timages/b.jpg\n"))
+    with pytest.raises(BadInputError, match="line 2: expected 3 tab-separated columns"):
+        list_to_memmap(bad, tmp_path / "bad.memmap")
+    truncated = tmp_path / "cut.tsv.gz"
+    truncated.write_bytes(src.read_bytes()[:-12])
+    with pytest.raises(BadInputError, match="truncated"):
+        list_to_memmap(truncated, tmp_path / "cut.memmap")
 
 
 def test_empty_list_and_corrupt_size(tmp_path):
-    write_memmap(tmp_path / "empty.memmap", [], 0)
+    write_memmap(tmp_path / "empty.memmap", [])
     assert len(MemmapFileList(tmp_path / "empty.memmap")) == 0
     (tmp_path / "odd.memmap").write_bytes(b"x" * 121)
     with pytest.raises(BadInputError, match="not a multiple"):
@@ -61,7 +75,7 @@ def _read_in_worker(args):
 
 def test_pickles_without_the_map_and_works_in_worker_processes(tmp_path):
     path = tmp_path / "list.memmap"
-    write_memmap(path, ENTRIES, len(ENTRIES))
+    write_memmap(path, ENTRIES)
     files = MemmapFileList(path)
     files[0]  # map it in this process
     clone = pickle.loads(pickle.dumps(files))

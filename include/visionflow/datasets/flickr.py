@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Iterator
 
 from include.visionflow.errors import BadInputError, DecodeError, FetchError, RefusedURL
-from include.visionflow.formats.memmap import WIDTH, write_memmap
+from include.visionflow.formats.memmap import WIDTH, list_to_memmap
 from include.visionflow.formats.openverse_tsv import GzipTsvWriter, ImageRecord
 from include.visionflow.manifest import ItemResult, ShardStats, Status, merge_stats, read_stats
 from include.visionflow.shards import ShardSpec, finish_shard, read_shard, rows_per_shard, run_items, write_shards
@@ -256,14 +256,17 @@ def summarize_download(storage: Storage, specs: list[ShardSpec], subset: str) ->
 
 # -- memmap -----------------------------------------------------------------------------------------------------
 def convert_to_mmap(storage: Storage, subset: str, width: int = WIDTH) -> dict:
-    """``lists/<stem>.memmap``: the ``local_file`` of every line of ``lists/<subset>``, in order."""
+    """``lists/<stem>.memmap``: the ``local_file`` of every line of ``lists/<subset>``, in order, in one
+    streaming pass (fails naming the line on a path over ``width`` bytes)."""
     rel = f"lists/{subset}"
     out_rel = f"lists/{subset_stem(subset)}.memmap"
-    count = sum(1 for _ in iter_list(storage, rel))
-    fd, tmp = tempfile.mkstemp(dir=storage.staging_dir(), suffix=".memmap.part")
+    if not storage.exists(rel):
+        raise BadInputError(f"list {storage.uri(rel)} does not exist; run flickr_cc_subsets first")
+    fd, tmp = tempfile.mkstemp(dir=storage.staging_dir(), suffix=".memmap")
     os.close(fd)
     try:
-        write_memmap(tmp, (row["local_file"] for row in iter_list(storage, rel)), count, width)
+        with storage.local_copy(rel) as src:
+            count = list_to_memmap(src, tmp, columns=len(LIST_COLUMNS), width=width)
         storage.put_file(out_rel, tmp)
     finally:
         if os.path.exists(tmp):

@@ -2,52 +2,114 @@
 
 A list of hundreds of millions of paths does not fit in every DataLoader worker's memory; a memmap does not
 need to: all workers map the same file and the page cache holds it once. The file is exactly
-``width * N`` bytes of dtype ``S<width>`` (``S120`` upstream), each entry NUL-padded.
+``width * N`` bytes of dtype ``S<width>`` (``S120`` upstream), each entry NUL-padded, so it is written as
+plain bytes in one pass: no count needed up front, no per-entry numpy assignment, memory bounded by one block.
 """
 from __future__ import annotations
 
 import logging
 import os
+import zlib
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import IO, Iterable, Iterator
 
 from include.visionflow.errors import BadInputError
 
 log = logging.getLogger(__name__)
 
 WIDTH = 120
+BLOCK = 1 << 22  # compressed bytes read at a time
 
 
-def write_memmap(path: str | Path, entries: Iterable[str], count: int, width: int = WIDTH) -> int:
-    """Write ``count`` entries to ``path`` (a temp name, then renamed). An entry over ``width`` bytes, or a
-    count that does not match, is an error naming the entry: a silently cut path would load the wrong file."""
+def _pack(entries: list[bytes], width: int, first_index: int) -> bytes:
+    """NUL-padded slots for ``entries``; an entry over ``width`` bytes is an error naming it (numpy would
+    silently cut it, and a cut path loads the wrong file, or none)."""
     import numpy as np
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
+    if entries and max(map(len, entries)) > width:
+        i, entry = next((i, e) for i, e in enumerate(entries) if len(e) > width)
+        raise BadInputError(f"entry {first_index + i} is {len(entry)} bytes, over the {width}-byte slot: "
+                            f"{entry.decode('utf-8', 'replace')!r}")
+    return np.array(entries, dtype=f"S{width}").tobytes() if entries else b""
+
+
+def write_entries(out: IO[bytes], blocks: Iterable[list[bytes]], width: int = WIDTH) -> int:
+    """Append blocks of entries to ``out`` as ``S<width>`` slots; returns how many were written."""
     written = 0
-    if count:
-        arr = np.memmap(tmp, dtype=f"S{width}", mode="w+", shape=(count,))
-        try:
-            for i, entry in enumerate(entries):
-                data = entry.encode("utf-8")
-                if len(data) > width:
-                    raise BadInputError(f"entry {i} is {len(data)} bytes, over the {width}-byte slot: {entry!r}")
-                if i >= count:
-                    raise BadInputError(f"more than the expected {count} entries")
-                arr[i] = data
-                written += 1
-            arr.flush()
-        finally:
-            del arr
-    else:
-        tmp.write_bytes(b"")
-    if written != count:
-        tmp.unlink(missing_ok=True)
-        raise BadInputError(f"expected {count} entries, got {written}")
-    os.replace(tmp, path)
-    log.info("wrote %s entries of S%s to %s", written, width, path)
+    for block in blocks:
+        out.write(_pack(block, width, written))
+        written += len(block)
     return written
+
+
+def write_memmap(path: str | Path, entries: Iterable[str | bytes], width: int = WIDTH, block: int = 65536) -> int:
+    """Write entries to ``path`` (a temp name, then renamed); returns the count."""
+
+    def blocks() -> Iterator[list[bytes]]:
+        batch: list[bytes] = []
+        for entry in entries:
+            batch.append(entry.encode("utf-8") if isinstance(entry, str) else entry)
+            if len(batch) >= block:
+                yield batch
+                batch = []
+        yield batch
+
+    return _atomic(Path(path), lambda out: write_entries(out, blocks(), width))
+
+
+def _atomic(path: Path, write) -> int:
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        with open(tmp, "wb") as out:
+            count = write(out)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("wrote %s entries to %s", count, path)
+    return count
+
+
+def gzip_column_blocks(path: str | Path, columns: int, keep: int) -> Iterator[list[bytes]]:
+    """Column ``keep`` of every line of a (multi-member) gzip TSV, in blocks, with no per-line Python work:
+    each decompressed block is split on tabs and newlines at once. Every line must have ``columns`` columns
+    (checked per block by counting tabs; the line is named when the count is off)."""
+    with open(path, "rb") as fh:
+        inflate = zlib.decompressobj(wbits=31)
+        rest, line_no = b"", 0
+        while raw := fh.read(BLOCK):
+            parts = [rest]
+            while raw:
+                parts.append(inflate.decompress(raw))
+                raw = inflate.unused_data
+                if raw:  # a new gzip member starts here (lists built by appending members)
+                    inflate = zlib.decompressobj(wbits=31)
+            block = b"".join(parts)
+            cut = block.rfind(b"\n")
+            body, rest = block[:cut], block[cut + 1:]
+            if cut >= 0:
+                column, lines = _column(body, columns, keep, line_no, path)
+                line_no += lines
+                yield column
+        if not inflate.eof:
+            raise BadInputError(f"{path} is truncated (the gzip stream does not end)")
+        if rest:
+            yield _column(rest, columns, keep, line_no, path)[0]
+
+
+def _column(body: bytes, columns: int, keep: int, first: int, path) -> tuple[list[bytes], int]:
+    """(column ``keep`` of each line of ``body``, number of lines)."""
+    lines = body.count(b"\n") + 1
+    fields = body.replace(b"\n", b"\t").split(b"\t")
+    if len(fields) != columns * lines:
+        bad = next(i for i, ln in enumerate(body.split(b"\n")) if ln.count(b"\t") != columns - 1)
+        raise BadInputError(f"{path} line {first + bad + 1}: expected {columns} tab-separated columns")
+    return fields[keep::columns], lines
+
+
+def list_to_memmap(src: str | Path, dest: str | Path, columns: int = 3, width: int = WIDTH) -> int:
+    """The last column of every line of a gzip list, in order, as ``S<width>`` slots in ``dest``."""
+    blocks = gzip_column_blocks(src, columns, columns - 1)
+    return _atomic(Path(dest), lambda out: write_entries(out, blocks, width))
 
 
 class MemmapFileList:
