@@ -103,7 +103,13 @@ def test_scheduled_run_crawls_its_data_interval(airflow_db, dags, sample_source,
 
 @pytest.mark.slow
 def test_subsets_then_download_then_memmap(airflow_db, dags, sample_source, flickr_conn, out):
-    """Runs after the crawls above (same output root): lists from both days, 100 images, the memmap."""
+    """Lists from the two days crawled above (same output root; crawled here if this test runs alone),
+    100 images, the memmap."""
+    from include.visionflow.datasets.flickr import crawl_day
+    from visionflow_airflow.hooks.flickr import FlickrHook
+
+    for day in (fa.DENSE_DAY, "2021-06-02"):
+        crawl_day(FlickrHook().get_conn(), open_storage(str(out)), day)  # a no-op for days already done
     subsets = dags.dags["flickr_cc_subsets"].test(
         run_conf={"output_root": str(out), "sizes": [0.0001, 0.5], "seed": 7})
     assert subsets.state == "success"
