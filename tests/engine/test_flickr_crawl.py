@@ -148,3 +148,19 @@ def test_oauth_signed_requests_are_accepted_and_secrets_masked(sample_source, tm
         assert secret not in client_log(caplog)
     assert fa.API_KEY not in storage.read_text(DayLayout("2021-06-02").report)
     assert "s3cr3t" not in repr(FlickrConfig(api_key="k", oauth=oauth))
+
+
+def test_licences_added_by_the_connection_are_crawled_too(sample_source, catalogue, tmp_path):
+    from include.visionflow.sources.flickr import license_table
+
+    config = FlickrConfig(api_key=fa.API_KEY, endpoint=sample_source.urls["flickr_endpoint"],
+                          requests_per_hour=1e7, licenses=license_table({"11": ["by", "4.0"]}))
+    storage = open_storage(str(tmp_path))
+    crawl_day(FlickrClient(config), storage, "2021-06-05")
+    with gzip.open(storage.uri(DayLayout("2021-06-05").tsv), "rt", encoding="utf-8") as fh:
+        versions = {line.split("\t")[7] for line in fh}
+    assert versions == {"1.0", "2.0", "4.0"}
+    by_id = catalogue.by_id
+    with_4 = {i for i in fa.expected_ids(catalogue, "2021-06-05", (*DEFAULT_LICENSE_IDS, 11))
+              if not isinstance(FlickrMapper(licenses=config.licenses)(by_id[i]), Dropped)}
+    assert set(written_ids(storage, "2021-06-05")) == with_4

@@ -32,7 +32,7 @@ from include.visionflow.formats.memmap import WIDTH, list_to_memmap
 from include.visionflow.formats.openverse_tsv import GzipTsvWriter, ImageRecord
 from include.visionflow.manifest import ItemResult, ShardStats, Status, merge_stats, read_stats
 from include.visionflow.shards import ShardSpec, finish_shard, read_shard, rows_per_shard, run_items, write_shards
-from include.visionflow.sources.flickr import DEFAULT_LICENSE_IDS, FlickrClient, FlickrIngester
+from include.visionflow.sources.flickr import FlickrClient, FlickrIngester
 from include.visionflow.sources.timeslice import PlanConfig
 from include.visionflow.storage import Storage
 
@@ -124,9 +124,12 @@ class DayTsvSink:
 
 
 def crawl_day(client: FlickrClient, storage: Storage, day: str | date, strategy: str = "walk",
-              reprocess: bool = False, licenses: tuple[int, ...] = DEFAULT_LICENSE_IDS,
+              reprocess: bool = False, licenses: tuple[int, ...] | None = None,
               plan_config: PlanConfig | None = None) -> CrawlResult:
-    """Every photo Flickr can return for ``day``, each once, into the day's TSV, then the ``done`` marker."""
+    """Every photo Flickr can return for ``day``, each once, into the day's TSV, then the ``done`` marker.
+
+    ``licenses`` defaults to every id of the client's licence table (Openverse's eight, plus any the
+    connection adds, e.g. Flickr's CC 4.0 ids), so an extension is crawled as well as mapped."""
     if strategy not in STRATEGIES:
         raise BadInputError(f"crawl strategy {strategy!r} unknown; use one of {STRATEGIES}")
     day = parse_day(day)
@@ -136,6 +139,7 @@ def crawl_day(client: FlickrClient, storage: Storage, day: str | date, strategy:
         return CrawlResult(day=layout.day, skipped=True, tsv_uri=storage.uri(layout.tsv), strategy=strategy)
     storage.delete(layout.done)  # a reprocessed day is not done until its new TSV is
     start, end = day_bounds(day)
+    licenses = tuple(sorted(client.config.licenses)) if licenses is None else tuple(licenses)
     sink = DayTsvSink(storage, layout.tsv)
     ingester = FlickrIngester(client, sink)
     requests_before = client.requests
