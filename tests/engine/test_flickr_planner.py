@@ -141,3 +141,11 @@ def test_invalid_inputs_are_refused():
         Slice(10, 9, (1,))
     with pytest.raises(ValueError):
         PlanConfig(fill=0)
+
+
+def test_merging_neighbours_gives_fewer_fuller_slices(catalogue):
+    plain = plan_day(catalogue, fa.DENSE_DAY, PlanConfig(merge=False))
+    merged = plan_day(catalogue, fa.DENSE_DAY, PlanConfig(merge=True))
+    assert len(merged.slices) < len(plain.slices)
+    assert all(s.reported <= PlanConfig().max_records for s in merged.slices)
+    assert_partition(catalogue, merged, fa.DENSE_DAY)

@@ -405,12 +405,20 @@ class FlickrIngester(TimeDelineatedIngester[ImageRecord]):
         self.mapper = mapper or FlickrMapper(licenses=client.config.licenses)
         self.per_page = per_page
         self.cap = cap
+        # Count probes ask for a full first page (same request cost as per_page=1): when the probed slice
+        # is crawled as planned, that page is not fetched again.
+        self._first_pages: dict[tuple[int, int, tuple[int, ...]], dict] = {}
 
     def get_next_query_params(self, prev: dict | None, round_params: dict) -> dict:
         page = 1 if prev is None else prev["page"] + 1
         return {**round_params, "page": page}
 
     def get_response_json(self, params: dict) -> dict:
+        sl = Slice.from_round(params)
+        if params["page"] == 1:
+            cached = self._first_pages.pop((sl.start, sl.end, sl.licenses), None)
+            if cached is not None:
+                return cached
         return self.client.call("flickr.photos.search",
                                 **search_params(Slice.from_round(params), params["page"], self.per_page, self.SORT))
 
@@ -436,4 +444,6 @@ class FlickrIngester(TimeDelineatedIngester[ImageRecord]):
         return True
 
     def get_record_count(self, sl: Slice) -> int:
-        return self.client.search(sl, page=1, per_page=1).total
+        response = self.client.call("flickr.photos.search", **search_params(sl, 1, self.per_page, self.SORT))
+        self._first_pages[(sl.start, sl.end, sl.licenses)] = response
+        return parse_search(response).total

@@ -65,6 +65,8 @@ class PlanConfig:
     fill: float = 0.8
     max_divisions: int = 24
     min_span: int = 60  # seconds; below this, split by licence (tiny time slices are fickle on Flickr)
+    # Join neighbours that fit together: fewer queries, but a probe's first page can then not be reused.
+    merge: bool = False
 
     def __post_init__(self):
         if self.max_records < 1 or not 0 < self.fill <= 1 or self.max_divisions < 2 or self.min_span < 1:
@@ -135,7 +137,7 @@ def _plan(sl: Slice, count: CountFn, plan: Plan, cfg: PlanConfig) -> list[Slice]
         parts.append(replace(part, reported=count(part)))
         plan.probes += 1
     out: list[Slice] = []
-    for part in _merge_neighbours(parts, cfg.max_records):
+    for part in _merge_neighbours(parts, cfg.max_records) if cfg.merge else [p for p in parts if p.reported]:
         out.extend(_plan(part, count, plan, cfg) if part.reported > cfg.max_records else [part])
     return out
 
