@@ -2,10 +2,12 @@
 
 Two ways to cut a day into queries that each stay under the cap, sharing one saturation rule:
 
-* ``plan_slices`` (strategy ``plan``): Openverse's idea, from cheap count probes. Probe the interval; if it
-  reports more than ``max_records``, cut it into equal time parts sized from the count, probe those, merge
-  neighbours that fit together, recurse into parts still over the limit, and below ``min_span`` seconds split
-  by licence instead. Reported totals can be *lower* than the truth, so a planned slice may still saturate.
+* ``plan_slices`` (strategy ``plan``): Openverse's idea, from count probes. Probe the interval; if it
+  reports more than ``max_records``, cut it into equal time parts sized from the count, probe those
+  (optionally merging neighbours that fit together), recurse into parts still over the limit, and below
+  ``min_span`` seconds split by licence instead. A probe costs one request whatever its ``per_page``, so the
+  Flickr ingester probes with a full first page and reuses it when the slice is crawled as planned. Reported
+  totals can be *lower* than the truth, so a planned slice may still saturate.
 * the cursor walk (strategy ``walk``, the default): query the whole interval sorted by upload time,
   ascending; when a query reaches the cap, everything older than the last upload time seen is complete, so
   the next query starts at that time. No probes at all, and only photos sharing the cut second are fetched
