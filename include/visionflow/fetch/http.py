@@ -15,7 +15,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_REDIRECTS = 5
 CHUNK = 256 * 1024
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -153,14 +154,15 @@ class Fetcher:
         if announced and announced.isdigit() and received < int(announced):
             raise FetchError("truncated", f"got {received} of {announced} bytes")
 
-    def fetch_bytes(self, url: str, params: dict | None = None, headers: dict | None = None,
-                    auth: Any = None) -> bytes:
-        """The whole body in memory (images, API pages). Mid-body failures are retried too."""
+    def _with_body_retries(self, url: str, params: dict | None, headers: dict | None, auth: Any,
+                           consume: Callable[[requests.Response], T]) -> T:
+        """Open and ``consume`` the body; a body cut short or stalled mid-way is fetched again.
+        (urllib3's Retry only covers failures before the headers arrive.)"""
         last: FetchError | None = None
         for _ in range(self.config.retries + 1):
             resp = self._open(url, params, headers, auth)
             try:
-                return b"".join(self._chunks(resp))
+                return consume(resp)
             except FetchError as err:
                 if err.reason not in ("truncated", "timeout"):
                     raise
@@ -169,6 +171,11 @@ class Fetcher:
                 resp.close()
         assert last is not None
         raise last
+
+    def fetch_bytes(self, url: str, params: dict | None = None, headers: dict | None = None,
+                    auth: Any = None) -> bytes:
+        """The whole body in memory (images, API pages)."""
+        return self._with_body_retries(url, params, headers, auth, lambda resp: b"".join(self._chunks(resp)))
 
     def get_json(self, url: str, params: dict | None = None, headers: dict | None = None,
                  auth: Any = None) -> Any:
@@ -184,9 +191,8 @@ class Fetcher:
         """Stream to a temp file next to ``dest`` and rename it into place when complete."""
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        last: FetchError | None = None
-        for _ in range(self.config.retries + 1):
-            resp = self._open(url, None, headers, None)
+
+        def save(resp: requests.Response) -> int:
             fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
             try:
                 size = 0
@@ -196,13 +202,8 @@ class Fetcher:
                         size += len(chunk)
                 os.replace(tmp, dest)
                 return size
-            except FetchError as err:
-                if err.reason not in ("truncated", "timeout"):
-                    raise
-                last = err
             finally:
-                resp.close()
                 if os.path.exists(tmp):
                     os.unlink(tmp)
-        assert last is not None
-        raise last
+
+        return self._with_body_retries(url, None, headers, None, save)
