@@ -46,6 +46,17 @@ def xcom(dr, task_id):
     return ti.xcom_pull(task_ids=task_id)
 
 
+def asset_event_extras(name: str) -> list[dict]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                               .where(AssetModel.name == name)).all()
+        return [dict(e.extra or {}) for e in rows]
+
+
 def day_ids(root, day) -> list[str]:
     with gzip.open(root / DayLayout(day).tsv, "rt", encoding="utf-8") as fh:
         return [line.split("\t", 1)[0] for line in fh]
@@ -82,6 +93,7 @@ def test_crawl_of_the_dense_day_is_complete_without_duplicates(airflow_db, dags,
     result = xcom(dr, "crawl_day")
     assert result["rows"] == len(ids) and result["requests"] == sample_source.hits[API] - before
     assert fa.API_KEY not in json.dumps(result)
+    assert asset_event_extras(f"flickr_cc/{fa.DENSE_DAY}") == [{"day": fa.DENSE_DAY, "rows": len(ids)}]
 
     again = dag.test(run_conf={"date": fa.DENSE_DAY, "output_root": str(out)})
     assert again.state == "success" and xcom(again, "crawl_day")["skipped"]
@@ -155,3 +167,15 @@ def test_hook_reads_the_connection_and_keeps_secrets_out_of_repr(sample_source, 
         "licenses": {"11": ["by", "4.0"]}, "requests_per_hour": 1800})
     assert signed.endpoint == "https://api.flickr.com:8443/services/rest" and signed.oauth is not None
     assert signed.licenses[11].version == "4.0" and signed.requests_per_hour == 1800
+
+
+def test_day_resolution_for_manual_runs_without_a_logical_date():
+    from types import SimpleNamespace
+
+    from visionflow_airflow.operators.flickr import resolve_day
+
+    run = SimpleNamespace(run_after=datetime(2021, 6, 3, 5, 0, tzinfo=timezone.utc))
+    assert resolve_day("2021-06-15", {"dag_run": run}) == "2021-06-15"
+    assert resolve_day(None, {"data_interval_start": datetime(2021, 6, 2, tzinfo=timezone.utc),
+                              "dag_run": run}) == "2021-06-02"
+    assert resolve_day("", {"data_interval_start": None, "dag_run": run}) == "2021-06-02"  # the last full day
