@@ -52,7 +52,7 @@ class RoundResult:
 
 @dataclass
 class IngestionStats:
-    requests: int = 0
+    pages: int = 0  # responses processed (a source may serve some from a cache; it counts real requests)
     rounds: int = 0
     items: int = 0
     duplicates: int = 0
@@ -63,7 +63,7 @@ class IngestionStats:
 
     def to_dict(self) -> dict:
         return {
-            "requests": self.requests,
+            "pages": self.pages,
             "rounds": self.rounds,
             "items": self.items,
             "duplicates": self.duplicates,
@@ -175,7 +175,7 @@ class ProviderIngester(ABC, Generic[R]):
         round_seen: set[str] = set()
         while True:
             response = self.get_response_json(params)
-            self.stats.requests += 1
+            self.stats.pages += 1
             result.pages += 1
             batch = self.get_batch_data(response)
             if not batch:

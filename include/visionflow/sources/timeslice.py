@@ -191,11 +191,7 @@ class TimeDelineatedIngester(ProviderIngester[R]):
         """One cheap count probe for a slice."""
 
     def plan(self, start: int, end: int, licenses: tuple[int, ...], cfg: PlanConfig | None = None) -> Plan:
-        requests_before = self.stats.requests
-        plan = plan_slices(start, end, licenses, self.get_record_count, cfg)
-        # get_record_count does not go through the loop, so count its requests here.
-        self.stats.requests = requests_before + plan.probes
-        return plan
+        return plan_slices(start, end, licenses, self.get_record_count, cfg)
 
     def get_followup_rounds(self, result: RoundResult) -> list[dict]:
         if not result.saturated:
