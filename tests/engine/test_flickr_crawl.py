@@ -164,3 +164,21 @@ def test_licences_added_by_the_connection_are_crawled_too(sample_source, catalog
     with_4 = {i for i in fa.expected_ids(catalogue, "2021-06-05", (*DEFAULT_LICENSE_IDS, 11))
               if not isinstance(FlickrMapper(licenses=config.licenses)(by_id[i]), Dropped)}
     assert set(written_ids(storage, "2021-06-05")) == with_4
+
+
+def test_crawl_subsets_and_memmap_on_s3(sample_source, tmp_path):
+    """An s3:// output root works end to end (the sample source's moto S3)."""
+    from include.visionflow.datasets.flickr import convert_to_mmap
+    from include.visionflow.datasets.flickr_subsets import build_subsets
+    from include.visionflow.storage import S3Options
+
+    sample_source.s3.ensure_bucket("vf-flickr")
+    options = S3Options(endpoint_url=sample_source.s3.endpoint_url, access_key="testing", secret_key="testing")
+    storage = open_storage("s3://vf-flickr/cc", options)
+    result = crawl_day(client_for(sample_source), storage, "2021-06-01")
+    assert result.tsv_uri == "s3://vf-flickr/cc/meta/2021-06-01/flickr_images_2021-06-01.tsv.gz"
+    assert crawled_days(storage) == ["2021-06-01"]
+    built = build_subsets(storage, seed=0, sizes_m=(0.00005,))
+    assert [f.name for f in built.lists] == ["flickr.tsv.gz", "flickr-5e-05M.tsv.gz"]
+    out = convert_to_mmap(storage, "flickr-5e-05M.tsv.gz")
+    assert out["count"] == 50 and storage.size(out["rel"]) == 50 * 120
