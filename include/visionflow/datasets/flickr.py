@@ -16,7 +16,6 @@ Upstream's loader renamed ``.jpg`` to ``-256p.jpg`` while the downloader kept th
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import logging
 import os
