@@ -182,3 +182,11 @@ def test_crawl_subsets_and_memmap_on_s3(sample_source, tmp_path):
     assert [f.name for f in built.lists] == ["flickr.tsv.gz", "flickr-5e-05M.tsv.gz"]
     out = convert_to_mmap(storage, "flickr-5e-05M.tsv.gz")
     assert out["count"] == 50 and storage.size(out["rel"]) == 50 * 120
+
+
+def test_planning_failure_leaves_no_partial_day(sample_source, tmp_path):
+    storage = open_storage(str(tmp_path))
+    with pytest.raises(FlickrApiError):
+        crawl_day(client_for(sample_source, key="bad-key-xyz"), storage, "2021-06-01", strategy="plan")
+    assert not storage.exists(DayLayout("2021-06-01").tsv) and not storage.exists(DayLayout("2021-06-01").done)
+    assert not list((tmp_path / ".tmp").glob("*.part"))

@@ -112,6 +112,13 @@ class DayTsvSink:
     def add(self, record: ImageRecord) -> None:
         self._writer.write(record)
 
+    def discard(self) -> None:
+        """Drop the temp file (nothing was ingested, e.g. planning failed)."""
+        self._writer.close()
+        self._fh.close()
+        Path(self._tmp).unlink(missing_ok=True)
+        self.committed = True
+
     def commit(self) -> None:
         if self.committed:
             return
@@ -143,7 +150,11 @@ def crawl_day(client: FlickrClient, storage: Storage, day: str | date, strategy:
     ingester = FlickrIngester(client, sink)
     requests_before = client.requests
     if strategy == "plan":
-        rounds = [s.to_round() for s in ingester.plan(start, end, licenses, plan_config).slices]
+        try:
+            rounds = [s.to_round() for s in ingester.plan(start, end, licenses, plan_config).slices]
+        except BaseException:
+            sink.discard()
+            raise
     else:
         rounds = [{"start": start, "end": end, "licenses": list(licenses)}]
     stats = ingester.ingest(rounds)  # commits the sink, also on error (no done marker then)
