@@ -11,7 +11,6 @@ import logging
 import os
 import shutil
 import sys
-from pathlib import Path
 
 from bench.core import Case, CaseResult, Context, Side, failed
 from bench.env import tool_env

@@ -9,7 +9,6 @@ The ffmpeg binary is imageio-ffmpeg's, the same FFmpeg generation PyAV links.
 """
 from __future__ import annotations
 
-import json
 import logging
 import shlex
 import shutil
