@@ -63,3 +63,13 @@ def test_heavy_cases_get_a_third_of_the_repetitions():
     assert Context(reps=3).reps_for(heavy=True) == 1
     assert Context(reps=6).reps_for(heavy=True) == 2
     assert Context(reps=3).reps_for() == 3
+
+
+def test_profile_summary_counts_self_and_inclusive_shares(tmp_path):
+    from bench.profile import summarize
+
+    raw = tmp_path / "raw.txt"
+    raw.write_text("main;decode 3\nmain;resize 1\n")
+    text = summarize(raw)
+    assert "4 samples" in text
+    assert " 75.0%  decode" in text and "100.0%  main" in text
