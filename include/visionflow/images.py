@@ -88,7 +88,9 @@ def _scaled_jpeg(data: bytes, im, size: tuple[int, int]):
     try:
         import simplejpeg
 
-        pixels = simplejpeg.decode_jpeg(data, colorspace="RGB", min_width=size[0], min_height=size[1])
+        # fastdct: libjpeg-turbo's integer IDCT; its error is far below what the resize that follows removes.
+        pixels = simplejpeg.decode_jpeg(data, colorspace="RGB", min_width=size[0], min_height=size[1],
+                                        fastdct=True)
     except (ImportError, ValueError, OSError):
         return None
     from PIL import Image
@@ -128,7 +130,11 @@ def transform_image(data: bytes, spec: ImageSpec) -> ProcessedImage:
     except Image.DecompressionBombError as err:
         raise DecodeError("too_many_pixels", str(err)) from None
     if im.size != (tw, th):
-        im = im.resize((tw, th), Image.Resampling.BICUBIC, reducing_gap=2.0)
+        # Shrinking: Pillow's bilinear widens its kernel with the scale factor (a proper antialiasing
+        # filter, not 2x2 sampling) and costs ~1/3 less than bicubic; enlarging keeps bicubic's sharpness.
+        shrink = tw < im.width
+        resample = Image.Resampling.BILINEAR if shrink else Image.Resampling.BICUBIC
+        im = im.resize((tw, th), resample, reducing_gap=2.0 if shrink else None)
     out = io.BytesIO()
     im.save(out, "JPEG", quality=spec.quality)
     return ProcessedImage(out.getvalue(), tw, th, shown_w, shown_h)
