@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - isal is in requirements.txt; zlib give
 log = logging.getLogger(__name__)
 
 WIDTH = 120
-BLOCK = 1 << 22  # compressed bytes read at a time
+BLOCK = 1 << 19  # compressed bytes read at a time: ~2 MB inflated, so a block and its fields stay small
 
 
 def _pack(entries: list[bytes], width: int, first_index: int) -> bytes:
