@@ -3,7 +3,7 @@
 Recipe: fetch the two metadata CSVs into ``<root>/metadata/``; split (target = boxable ids; train = the first
 ``train_size`` rows with Subset=train not in target, in file order; extended_targets = the rest); cut each
 split into shards; per shard download -> MD5 against ``OriginalMD5`` (base64) -> thumbnail -> RGB JPEG at
-``<root>/<split>/images/<id[:2]>/<id>.jpg``; a summary per split. Tarballs are in ``archives.py``.
+``<root>/<split>/images/<id[:2]>/<id>.jpg``; a summary per split. Tarballs are in ``openimages_tarballs.py``.
 
 Memory stays flat for the real 9M-row CSV: it is streamed in blocks with pyarrow, and the 1.7M boxable ids
 are held as a sorted uint64 array (16 hex chars = 64 bits), not as Python strings.
