@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+from bench.engine_images import shard_totals
+
 
 def _place_list(listing: str, out: str) -> str:
     lists = Path(out, "lists")
@@ -46,11 +48,7 @@ def download(a: argparse.Namespace) -> dict:
     jobs = [(a.out, s.to_xcom()) for s in specs]
     with multiprocessing.get_context("fork").Pool(a.processes) as pool:
         stats = pool.map(_download_one, jobs, chunksize=1)
-    counts: dict[str, int] = {}
-    for s in stats:
-        for k, v in s["counts"].items():
-            counts[k] = counts.get(k, 0) + v
-    return {"ok": counts.get("ok", 0), "total": sum(counts.values()), "counts": counts, "shards": len(specs)}
+    return shard_totals(stats)
 
 
 def memmap(a: argparse.Namespace) -> dict:

@@ -14,6 +14,15 @@ import sys
 from dataclasses import dataclass
 
 
+
+def shard_totals(stats: list[dict]) -> dict:
+    """The runner's one-line result: counts summed over the shards' ``{"counts": ...}`` results."""
+    counts: dict[str, int] = {}
+    for shard in stats:
+        for status, n in shard["counts"].items():
+            counts[status] = counts.get(status, 0) + n
+    return {"ok": counts.get("ok", 0), "total": sum(counts.values()), "counts": counts, "shards": len(stats)}
+
 def _download(args: tuple[str, dict, int, str, int, int]) -> dict:
     out, spec_dict, size, mode, quality, threads = args
     from include.visionflow.datasets import openimages
@@ -69,12 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         # fork, as Airflow's LocalExecutor starts task processes: workers do not re-import the engine
         with multiprocessing.get_context("fork").Pool(a.processes) as pool:
             stats = pool.map(_download, jobs, chunksize=1)
-    counts: dict[str, int] = {}
-    for s in stats:
-        for k, v in s["counts"].items():
-            counts[k] = counts.get(k, 0) + v
-    print(json.dumps({"ok": counts.get("ok", 0), "total": sum(counts.values()), "counts": counts,
-                      "shards": len(specs)}))
+    print(json.dumps(shard_totals(stats)))
     return 0
 
 
