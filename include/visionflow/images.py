@@ -3,12 +3,15 @@
 Speed comes from decoding less: a JPEG that will be shrunk is decoded already scaled down in the DCT
 (libjpeg-turbo's M/8 scaling through simplejpeg; Pillow's ``draft`` with 1/2, 1/4, 1/8 for rotated or unusual
 JPEGs), straight to the smallest size that is still at least the target, so the resampling that follows sees a
-fraction of the pixels. Pillow releases the GIL while
-decoding, resampling and encoding, so the threads of one process keep every core busy while others wait on
-the network. Each image is decoded once.
+fraction of the pixels. What is left to shrink after a scaled decode is under 2x, which OpenCV's SIMD bilinear
+resamples ~6x faster than Pillow's and closer to a full-decode Lanczos reference (48.3 vs 47.4 dB PSNR on the
+bench's camera photos; img2dataset's full decode + area filter: 50.5 dB). Pillow, simplejpeg and OpenCV release
+the GIL while decoding, resampling and encoding, so the threads of one process keep every core busy while
+others wait on the network. Each image is decoded once.
 """
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 
@@ -76,6 +79,31 @@ def _orient(im, orientation: int):
     return ImageOps.exif_transpose(im) if orientation in (2, 3, 4, 5, 6, 7, 8) else im
 
 
+def _shrink_array(pixels, size: tuple[int, int]):
+    """``pixels`` (H x W x 3) bilinearly resampled to ``size`` when that shrinks by less than 2x, else None.
+
+    Plain bilinear reads a 2x2 neighbourhood: past 2x it would skip pixels and alias, so larger steps go to
+    Pillow's filter, whose kernel widens with the scale.
+    """
+    height, width = pixels.shape[:2]
+    if not (size[0] <= width < 2 * size[0] and size[1] <= height < 2 * size[1]):
+        return None
+    cv2 = _opencv()
+    return None if cv2 is None else cv2.resize(pixels, size, interpolation=cv2.INTER_LINEAR)
+
+
+@functools.cache
+def _opencv():
+    try:
+        import cv2
+    except ImportError:  # pragma: no cover - opencv is in requirements.txt; Pillow's path gives the same sizes
+        return None
+    # Parallelism is across images (threads and shard processes); OpenCV's own pool on top would only
+    # oversubscribe the cores.
+    cv2.setNumThreads(1)
+    return cv2
+
+
 def _scaled_jpeg(data: bytes, im, size: tuple[int, int]):
     """A 3-channel JPEG decoded by libjpeg-turbo straight to the smallest M/8 scale that still covers ``size``.
 
@@ -95,7 +123,8 @@ def _scaled_jpeg(data: bytes, im, size: tuple[int, int]):
         return None
     from PIL import Image
 
-    return Image.fromarray(pixels)
+    shrunk = _shrink_array(pixels, size)
+    return Image.fromarray(pixels if shrunk is None else shrunk)
 
 
 def transform_image(data: bytes, spec: ImageSpec) -> ProcessedImage:

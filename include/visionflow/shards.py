@@ -24,7 +24,9 @@ from include.visionflow.manifest import (
     write_manifest,
     write_stats,
 )
+from include.visionflow.memory import keep_freed_buffers
 from include.visionflow.storage import Storage
+
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +141,7 @@ def run_items(items: list[T], work: Callable[[T], ItemResult], key: Callable[[T]
 
     if threads <= 1:
         return [guarded(i) for i in items]
+    keep_freed_buffers()
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vf-item") as pool:
         return list(pool.map(guarded, items))
 

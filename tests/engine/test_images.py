@@ -51,6 +51,29 @@ def test_draft_decode_matches_full_decode_closely():
     assert np.abs(fast - np.asarray(ref, dtype=float)).mean() < 6
 
 
+def test_scaled_decode_then_bilinear_is_close_to_a_full_decode_reference():
+    """The fast path (M/8 decode, then OpenCV bilinear for the <2x left) against a full decode + Lanczos:
+    above 40 dB PSNR, i.e. no visible difference."""
+    import numpy as np
+
+    data = jpeg_of(Entry("c", "coffee", size=3200))  # 3200x2133 -> 1024 long side: decoded at 3/8
+    fast = np.asarray(decoded(transform_image(data, ImageSpec("thumbnail", 1024, quality=98))), dtype=float)
+    ref = Image.open(io.BytesIO(data)).convert("RGB").resize(fast.shape[1::-1], Image.Resampling.LANCZOS)
+    mse = np.mean((fast - np.asarray(ref, dtype=float)) ** 2)
+    assert 10 * np.log10(255 ** 2 / mse) > 40
+
+
+def test_bilinear_shortcut_only_for_steps_under_2x():
+    import numpy as np
+
+    from include.visionflow.images import _shrink_array
+
+    pixels = np.zeros((1125, 1500, 3), np.uint8)
+    assert _shrink_array(pixels, (1024, 768)).shape == (768, 1024, 3)
+    assert _shrink_array(pixels, (700, 525)) is None  # over 2x: Pillow's widening filter does it
+    assert _shrink_array(pixels, (1600, 1200)) is None  # enlarging is never this path
+
+
 @pytest.mark.parametrize("variant, corner", [("rgba", (255, 255, 255)), ("palette", None), ("cmyk", None),
                                              ("gray", None), ("png", None)])
 def test_every_mode_becomes_rgb_jpeg(variant, corner):

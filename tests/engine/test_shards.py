@@ -60,3 +60,13 @@ def test_csv_missing_column_names_file_and_columns(tmp_path):
         list(iter_csv(path, required=["url"]))
     with pytest.raises(BadInputError, match="does not exist"):
         list(iter_csv(tmp_path / "absent.csv"))
+
+
+def test_malloc_settings_apply_on_glibc_and_only_once():
+    import platform
+
+    from include.visionflow.memory import keep_freed_buffers
+
+    expected = platform.libc_ver()[0] == "glibc"
+    assert keep_freed_buffers() is expected
+    assert keep_freed_buffers() is expected
