@@ -83,7 +83,12 @@ class TreeSampler(threading.Thread):
 
 def run_measured(cmd: list[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None,
                  timeout: float = 1800, log_path: Path | None = None) -> Measurement:
-    """Run ``cmd`` to completion (killed after ``timeout`` s) and measure it."""
+    """Run ``cmd`` to completion (killed after ``timeout`` s) and measure it.
+
+    Dirty pages left by the previous run (a case writes gigabytes) are flushed first, outside the timing:
+    otherwise whichever side runs next pays for the other's writeback.
+    """
+    os.sync()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     load = os.getloadavg()[0]

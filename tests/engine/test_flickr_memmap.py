@@ -84,3 +84,42 @@ def test_pickles_without_the_map_and_works_in_worker_processes(tmp_path):
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         parts = pool.map(_read_in_worker, [(files, range(0, 25)), (files, range(25, len(ENTRIES)))])
     assert parts[0] + parts[1] == ENTRIES
+
+
+def _upstream_loop(src, size):
+    """formats.md 1.4's convert_to_mmaps.py loop, as the reference bytes (entries encoded as UTF-8: numpy
+    refuses to put a non-ASCII str into an S slot, so upstream fails on such a line where we store it)."""
+    import gzip
+
+    out = np.zeros(size, dtype="S120")
+    with gzip.open(src, "rt") as fh:
+        for i, line in enumerate(fh):
+            out[i] = line.strip().split("\t")[-1].encode("utf-8")
+    return out.tobytes()
+
+
+def test_list_conversion_matches_the_upstream_loop_across_many_blocks(tmp_path):
+    import gzip
+
+    # ~300k lines, several of Arrow's 4 MB blocks, with unicode entries and varied lengths.
+    lines = [f"{i}\thttps://live.staticflickr.com/{i}.jpg\timages/{i % 7}/{'ü' * (i % 5)}{i}_{'x' * (i % 60)}.jpg"
+             for i in range(300_000)]
+    src = tmp_path / "big.tsv.gz"
+    src.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), compresslevel=1))
+    assert list_to_memmap(src, tmp_path / "big.memmap") == len(lines)
+    assert (tmp_path / "big.memmap").read_bytes() == _upstream_loop(src, len(lines))
+
+
+def test_list_conversion_names_the_too_long_entry_and_the_empty_line(tmp_path):
+    import gzip
+
+    long_entry = "images/" + "a" * 110 + ".jpg"  # 121 bytes
+    src = tmp_path / "long.tsv.gz"
+    src.write_bytes(gzip.compress(f"1\tu\timages/a.jpg\n2\tu\t{long_entry}\n".encode()))
+    with pytest.raises(BadInputError, match="entry 1 is 121 bytes, over the 120-byte slot"):
+        list_to_memmap(src, tmp_path / "long.memmap")
+    assert not (tmp_path / "long.memmap").exists()
+    empty = tmp_path / "empty-line.tsv.gz"
+    empty.write_bytes(gzip.compress(b"1\tu\timages/a.jpg\n\n3\tu\timages/c.jpg\n"))
+    with pytest.raises(BadInputError, match="line 2: expected 3 tab-separated columns"):
+        list_to_memmap(empty, tmp_path / "empty.memmap")

@@ -3,7 +3,9 @@
 A list of hundreds of millions of paths does not fit in every DataLoader worker's memory; a memmap does not
 need to: all workers map the same file and the page cache holds it once. The file is exactly
 ``width * N`` bytes of dtype ``S<width>`` (``S120`` upstream), each entry NUL-padded, so it is written as
-plain bytes in one pass: no count needed up front, no per-entry numpy assignment, memory bounded by one block.
+plain bytes in one pass: no count needed up front, no per-entry numpy assignment. Memory is bounded by the
+blocks in flight between the inflating, parsing and writing threads (~250 MB at steady state, the same at
+20M and 40M lines).
 """
 from __future__ import annotations
 
@@ -111,9 +113,107 @@ def _column(body: bytes, columns: int, keep: int, first: int, path) -> tuple[lis
 
 
 def list_to_memmap(src: str | Path, dest: str | Path, columns: int = 3, width: int = WIDTH) -> int:
-    """The last column of every line of a gzip list, in order, as ``S<width>`` slots in ``dest``."""
-    blocks = gzip_column_blocks(src, columns, columns - 1)
-    return _atomic(Path(dest), lambda out: write_entries(out, blocks, width))
+    """The last column of every line of a gzip list, in order, as ``S<width>`` slots in ``dest``.
+
+    Arrow's CSV reader does the per-line work in C++ while ISA-L inflates in its own thread, ~3x faster than
+    splitting blocks in Python. Input Arrow rejects (a line with the wrong number of columns) is read again
+    by the block splitter, which names the line.
+    """
+    try:
+        return _atomic(Path(dest), lambda out: _arrow_column_to_slots(src, out, columns, width))
+    except _ArrowRejected:
+        blocks = gzip_column_blocks(src, columns, columns - 1)
+        return _atomic(Path(dest), lambda out: write_entries(out, blocks, width))
+
+
+class _ArrowRejected(Exception):
+    pass
+
+
+def _arrow_column_to_slots(src: str | Path, out: IO[bytes], columns: int, width: int) -> int:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    names = [f"c{i}" for i in range(columns)]
+    # One parsing thread: ISA-L and the writer use the other core. 4 MB blocks: 1 MB ones cost ~10% in speed.
+    read = pacsv.ReadOptions(column_names=names, block_size=1 << 22, use_threads=False)
+    parse = pacsv.ParseOptions(delimiter="\t", quote_char=False, double_quote=False, escape_char=False,
+                               ignore_empty_lines=False)  # an empty line is an error, as in the block splitter
+    convert = pacsv.ConvertOptions(column_types={names[-1]: pa.binary()}, include_columns=[names[-1]])
+    written = 0
+    try:
+        with _inflating(src) as raw, pacsv.open_csv(pa.PythonFile(raw, mode="r"), read_options=read,
+                                                    parse_options=parse, convert_options=convert) as reader, \
+                _BackgroundWriter(out) as writer:
+            for batch in reader:
+                entries = batch.column(0)
+                lengths = pc.binary_length(entries)
+                if len(entries) and pc.max(lengths).as_py() > width:
+                    i = pc.index(pc.greater(lengths, width), True).as_py()
+                    _pack([entries[i].as_py()], width, written + i)  # raises, naming the entry
+                # ascii_rpad counts bytes, so any UTF-8 entry becomes exactly ``width`` bytes: the padded
+                # array's data buffer is the slots themselves.
+                slots = pc.ascii_rpad(entries.view(pa.string()), width=width, padding="\0")
+                offsets = np.frombuffer(slots.buffers()[1], np.int32, len(slots) + 1, slots.offset * 4)
+                first, end = int(offsets[0]), int(offsets[-1])
+                assert end - first == width * len(slots)
+                writer.write(memoryview(slots.buffers()[2])[first:end])
+                written += len(slots)
+    except pa.ArrowInvalid as err:
+        log.info("%s: Arrow rejected the list (%s); re-reading it line by line", src, str(err)[:200])
+        raise _ArrowRejected() from err
+    except EOFError:
+        raise BadInputError(f"{src} is truncated (the gzip stream does not end)") from None
+    return written
+
+
+class _BackgroundWriter:
+    """Writes buffers in its own thread, at most ``depth`` behind: copying ~2.4 GB of slots into the page
+    cache takes as long as parsing them, and the two overlap on separate cores."""
+
+    def __init__(self, out: IO[bytes], depth: int = 4):
+        import queue
+        import threading
+
+        self.out, self.queue = out, queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="vf-memmap-writer", daemon=True)
+
+    def __enter__(self) -> "_BackgroundWriter":
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        while (buf := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.out.write(buf)
+                except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
+                    self.error = err
+
+    def write(self, buf) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(buf)
+
+    def __exit__(self, *exc) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None and exc[0] is None:
+            raise self.error
+
+
+def _inflating(src: str | Path):
+    """The decompressed list as a binary file; ISA-L inflates in a background thread when it is installed."""
+    try:
+        from isal import igzip_threaded
+    except ImportError:  # pragma: no cover - isal is in requirements.txt
+        import gzip
+
+        return gzip.open(src, "rb")
+    return igzip_threaded.open(src, "rb", threads=1)
 
 
 class MemmapFileList:
