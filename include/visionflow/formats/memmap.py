@@ -150,7 +150,11 @@ def _arrow_column_to_slots(src: str | Path, out: IO[bytes], columns: int, width:
             for batch in reader:
                 entries = batch.column(0)
                 lengths = pc.binary_length(entries)
-                if len(entries) and pc.max(lengths).as_py() > width:
+                shortest, longest = pc.min_max(lengths).values() if len(entries) else (None, None)
+                if shortest is not None and shortest.as_py() == 0:
+                    # Arrow reads an empty line as a row of empty fields; the block splitter names it.
+                    raise _ArrowRejected()
+                if longest is not None and longest.as_py() > width:
                     i = pc.index(pc.greater(lengths, width), True).as_py()
                     _pack([entries[i].as_py()], width, written + i)  # raises, naming the entry
                 # ascii_rpad counts bytes, so any UTF-8 entry becomes exactly ``width`` bytes: the padded
