@@ -260,6 +260,12 @@ class RestClient:
             raise RuntimeError(f"POST {path} -> {resp.status_code}: {resp.text[:500]}")
         return resp.json()
 
+    def patch(self, path: str, body: dict) -> dict:
+        resp = self.session.patch(f"{self.base_url}/api/v2/{path.lstrip('/')}", json=body, timeout=30)
+        if resp.status_code >= 400:
+            raise RuntimeError(f"PATCH {path} -> {resp.status_code}: {resp.text[:500]}")
+        return resp.json()
+
     def dags(self) -> dict[str, dict]:
         return {d["dag_id"]: d for d in self.get("dags", limit=1000)["dags"]}
 
