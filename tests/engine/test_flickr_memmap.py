@@ -123,3 +123,28 @@ def test_list_conversion_names_the_too_long_entry_and_the_empty_line(tmp_path):
     empty.write_bytes(gzip.compress(b"1\tu\timages/a.jpg\n\n3\tu\timages/c.jpg\n"))
     with pytest.raises(BadInputError, match="line 2: expected 3 tab-separated columns"):
         list_to_memmap(empty, tmp_path / "empty.memmap")
+
+
+def test_a_failing_write_surfaces_and_leaves_no_output(tmp_path):
+    """The slots are written from a background thread; a disk error there must reach the caller."""
+    import errno
+    import gzip
+
+    from include.visionflow.formats import memmap
+
+    lines = [f"{i}\thttp://x/{i}.jpg\timages/{i}.jpg" for i in range(200_000)]  # several 4 MB blocks
+    src = tmp_path / "list.tsv.gz"
+    src.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), compresslevel=1))
+
+    class FullDisk:
+        calls = 0
+
+        def write(self, buf):
+            FullDisk.calls += 1
+            if FullDisk.calls > 1:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return len(buf)
+
+    with pytest.raises(OSError, match="No space left"):
+        memmap._atomic(tmp_path / "out.memmap", lambda out: memmap._arrow_column_to_slots(src, FullDisk(), 3, 120))
+    assert not (tmp_path / "out.memmap").exists() and not list(tmp_path.glob(".out*"))
