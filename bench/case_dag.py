@@ -160,24 +160,24 @@ def case7(ctx: Context) -> CaseResult:
     ours, engine = Side("Airflow scheduler (LocalExecutor)"), Side("engine alone")
     with serving([photos]) as source:
         meta, boxable = _write_metadata(photos.rows(source.base_url), work / "meta")
+
+        def conf(out: Path, images: int) -> dict:
+            return {"metadata_url": str(meta), "boxable_url": str(boxable), "output_root": str(out),
+                    "splits": ["train"], "train_size": images, "thumbnail_size": 1024, "tarballs": False}
+
         try:
             with _Airflow(work / "airflow") as airflow:
                 # Untimed warm-up: the executor's first tasks after a start pay one-time imports (~6 s
                 # here), a cost of starting the service, not of a run.
-                warm = {"metadata_url": str(meta), "boxable_url": str(boxable), "output_root": str(work / "warm"),
-                        "splits": ["train"], "train_size": 20, "thumbnail_size": 1024, "tarballs": False}
                 shutil.rmtree(work / "warm", ignore_errors=True)
-                if airflow.run(warm, f"warmup_{int(time.time())}")[1] != "success":
+                if airflow.run(conf(work / "warm", 20), f"warmup_{int(time.time())}")[1] != "success":
                     return failed(7, title, goal, f"warm-up run failed; logs in {work / 'airflow'}")
                 for rep in range(ctx.reps_for(heavy=True)):
                     for side in ([ours, engine] if rep % 2 == 0 else [engine, ours]):
                         out = work / f"out-{'dag' if side is ours else 'engine'}"
                         shutil.rmtree(out, ignore_errors=True)
                         if side is ours:
-                            conf = {"metadata_url": str(meta), "boxable_url": str(boxable),
-                                    "output_root": str(out), "splits": ["train"], "train_size": count,
-                                    "thumbnail_size": 1024, "tarballs": False}
-                            m, state = airflow.run(conf, f"bench_{rep}_{int(time.time())}")
+                            m, state = airflow.run(conf(out, count), f"bench_{rep}_{int(time.time())}")
                             if state != "success":
                                 return failed(7, title, goal, f"DAG run ended {state}; logs in {work / 'airflow'}")
                         else:

@@ -89,15 +89,13 @@ def _shrink_array(pixels, size: tuple[int, int]):
     if not (size[0] <= width < 2 * size[0] and size[1] <= height < 2 * size[1]):
         return None
     cv2 = _opencv()
-    return None if cv2 is None else cv2.resize(pixels, size, interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_LINEAR)
 
 
 @functools.cache
 def _opencv():
-    try:
-        import cv2
-    except ImportError:  # pragma: no cover - opencv is in requirements.txt; Pillow's path gives the same sizes
-        return None
+    import cv2
+
     # Parallelism is across images (threads and shard processes); OpenCV's own pool on top would only
     # oversubscribe the cores.
     cv2.setNumThreads(1)

@@ -16,15 +16,10 @@ from typing import IO, Iterable, Iterator
 
 from include.visionflow.errors import BadInputError
 
-try:  # ISA-L inflates gzip ~3.5x faster than zlib here, and inflating is most of a list's read time
-    from isal import isal_zlib as zlib
-except ImportError:  # pragma: no cover - isal is in requirements.txt; zlib gives the same bytes
-    import zlib
-
 log = logging.getLogger(__name__)
 
 WIDTH = 120
-BLOCK = 1 << 19  # compressed bytes read at a time: ~2 MB inflated, so a block and its fields stay small
+BLOCK = 1 << 21  # inflated bytes split at a time by the block splitter: a block and its fields stay small
 
 
 def _pack(entries: list[bytes], width: int, first_index: int) -> bytes:
@@ -34,9 +29,13 @@ def _pack(entries: list[bytes], width: int, first_index: int) -> bytes:
 
     if entries and max(map(len, entries)) > width:
         i, entry = next((i, e) for i, e in enumerate(entries) if len(e) > width)
-        raise BadInputError(f"entry {first_index + i} is {len(entry)} bytes, over the {width}-byte slot: "
-                            f"{entry.decode('utf-8', 'replace')!r}")
+        raise _too_long(first_index + i, entry, width)
     return np.array(entries, dtype=f"S{width}").tobytes() if entries else b""
+
+
+def _too_long(index: int, entry: bytes, width: int) -> BadInputError:
+    return BadInputError(f"entry {index} is {len(entry)} bytes, over the {width}-byte slot: "
+                         f"{entry.decode('utf-8', 'replace')!r}")
 
 
 def write_entries(out: IO[bytes], blocks: Iterable[list[bytes]], width: int = WIDTH) -> int:
@@ -79,27 +78,29 @@ def gzip_column_blocks(path: str | Path, columns: int, keep: int) -> Iterator[li
     """Column ``keep`` of every line of a (multi-member) gzip TSV, in blocks, with no per-line Python work:
     each decompressed block is split on tabs and newlines at once. Every line must have ``columns`` columns
     (checked per block by counting tabs; the line is named when the count is off)."""
-    with open(path, "rb") as fh:
-        inflate = zlib.decompressobj(wbits=31)
-        rest, line_no = b"", 0
-        while raw := fh.read(BLOCK):
-            parts = [rest]
-            while raw:
-                parts.append(inflate.decompress(raw))
-                raw = inflate.unused_data
-                if raw:  # a new gzip member starts here (lists built by appending members)
-                    inflate = zlib.decompressobj(wbits=31)
-            block = b"".join(parts)
-            cut = block.rfind(b"\n")
-            body, rest = block[:cut], block[cut + 1:]
-            if cut >= 0:
-                column, lines = _column(body, columns, keep, line_no, path)
-                line_no += lines
-                yield column
-        if not inflate.eof:
-            raise BadInputError(f"{path} is truncated (the gzip stream does not end)")
-        if rest:
-            yield _column(rest, columns, keep, line_no, path)[0]
+    try:
+        with open_gzip(path) as fh:
+            rest, line_no = b"", 0
+            while chunk := fh.read(BLOCK):
+                block = rest + chunk
+                cut = block.rfind(b"\n")
+                body, rest = block[:cut], block[cut + 1:]
+                if cut >= 0:
+                    column, lines = _column(body, columns, keep, line_no, path)
+                    line_no += lines
+                    yield column
+    except EOFError:
+        raise BadInputError(f"{path} is truncated (the gzip stream does not end)") from None
+    if rest:
+        yield _column(rest, columns, keep, line_no, path)[0]
+
+
+def open_gzip(path: str | Path):
+    """A (multi-member) gzip file as a binary stream, inflated by ISA-L in a background thread: ~3.5x
+    zlib's speed, and inflating is most of a list's read time. A cut-off file raises EOFError."""
+    from isal import igzip_threaded
+
+    return igzip_threaded.open(path, "rb", threads=1)
 
 
 def _column(body: bytes, columns: int, keep: int, first: int, path) -> tuple[list[bytes], int]:
@@ -115,7 +116,7 @@ def _column(body: bytes, columns: int, keep: int, first: int, path) -> tuple[lis
 def list_to_memmap(src: str | Path, dest: str | Path, columns: int = 3, width: int = WIDTH) -> int:
     """The last column of every line of a gzip list, in order, as ``S<width>`` slots in ``dest``.
 
-    Arrow's CSV reader does the per-line work in C++ while ISA-L inflates in its own thread, ~3x faster than
+    Arrow's CSV reader does the per-line work in C++ while ISA-L inflates in its own thread (``open_gzip``), ~3x faster than
     splitting blocks in Python. Input Arrow rejects (a line with the wrong number of columns) is read again
     by the block splitter, which names the line.
     """
@@ -144,19 +145,21 @@ def _arrow_column_to_slots(src: str | Path, out: IO[bytes], columns: int, width:
     convert = pacsv.ConvertOptions(column_types={names[-1]: pa.binary()}, include_columns=[names[-1]])
     written = 0
     try:
-        with _inflating(src) as raw, pacsv.open_csv(pa.PythonFile(raw, mode="r"), read_options=read,
+        with open_gzip(src) as raw, pacsv.open_csv(pa.PythonFile(raw, mode="r"), read_options=read,
                                                     parse_options=parse, convert_options=convert) as reader, \
                 _BackgroundWriter(out) as writer:
             for batch in reader:
                 entries = batch.column(0)
+                if not len(entries):
+                    continue
                 lengths = pc.binary_length(entries)
-                shortest, longest = pc.min_max(lengths).values() if len(entries) else (None, None)
-                if shortest is not None and shortest.as_py() == 0:
+                shortest, longest = (v.as_py() for v in pc.min_max(lengths).values())
+                if shortest == 0:
                     # Arrow reads an empty line as a row of empty fields; the block splitter names it.
                     raise _ArrowRejected()
-                if longest is not None and longest.as_py() > width:
+                if longest > width:
                     i = pc.index(pc.greater(lengths, width), True).as_py()
-                    _pack([entries[i].as_py()], width, written + i)  # raises, naming the entry
+                    raise _too_long(written + i, entries[i].as_py(), width)
                 # ascii_rpad counts bytes, so any UTF-8 entry becomes exactly ``width`` bytes: the padded
                 # array's data buffer is the slots themselves.
                 slots = pc.ascii_rpad(entries.view(pa.string()), width=width, padding="\0")
@@ -207,17 +210,6 @@ class _BackgroundWriter:
         self.thread.join()
         if self.error is not None and exc[0] is None:
             raise self.error
-
-
-def _inflating(src: str | Path):
-    """The decompressed list as a binary file; ISA-L inflates in a background thread when it is installed."""
-    try:
-        from isal import igzip_threaded
-    except ImportError:  # pragma: no cover - isal is in requirements.txt
-        import gzip
-
-        return gzip.open(src, "rb")
-    return igzip_threaded.open(src, "rb", threads=1)
 
 
 class MemmapFileList:
