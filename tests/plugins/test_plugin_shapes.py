@@ -34,3 +34,23 @@ def test_operators_declare_template_fields_and_are_keyword_only():
         assert isinstance(op.template_fields, (tuple, list)) and op.template_fields, op
         params = [p for p in inspect.signature(op.__init__).parameters.values() if p.name != "self"]
         assert all(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in params), (op, params)
+
+
+def test_every_operator_turns_bad_input_into_a_failure_without_retries():
+    from visionflow_airflow.common import VisionflowOperator
+
+    for op in classes(operators_pkg, "Operator"):
+        assert issubclass(op, VisionflowOperator), op
+        assert "execute" not in vars(op), f"{op.__name__} overrides execute; implement run()"
+
+
+def test_a_kinetics_operator_fails_at_once_on_a_bad_dataset(tmp_path):
+    import pytest
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from visionflow_airflow.operators.video import FetchKineticsAnnotationsOperator
+
+    op = FetchKineticsAnnotationsOperator(task_id="t", output_root=str(tmp_path), dataset="kinetics401",
+                                          annotations_url=str(tmp_path), splits=["train"])
+    with pytest.raises(AirflowFailException, match="kinetics401"):
+        op.execute({})

@@ -1,14 +1,13 @@
 """Video operators (Kinetics in the mmaction2 layout; fixed-rate frame extraction). Each stores its
-(templated) arguments, calls one engine function in ``execute`` and returns a small XCom: shard specs or
-counts. Engine and media imports happen inside ``execute``, so DAG parsing stays cheap."""
+(templated) arguments, calls one engine function in ``run`` and returns a small XCom: shard specs or
+counts. Engine and media imports happen inside ``run``, so DAG parsing stays cheap. Bad input fails at once,
+without retries (``VisionflowOperator``)."""
 from __future__ import annotations
 
 import re
 from typing import Any, Sequence
 
-from airflow.sdk import BaseOperator
-
-from visionflow_airflow.common import storage_for
+from visionflow_airflow.common import VisionflowOperator, storage_for
 
 
 def work_key(run_id: str, family: str) -> str:
@@ -26,7 +25,7 @@ def _skip(reason: str) -> None:
     raise AirflowSkipException(reason)
 
 
-class _KineticsBase(BaseOperator):
+class _KineticsBase(VisionflowOperator):
     """Shared arguments: ``output_root`` (local path or s3://, templated) and the S3 connection."""
 
     template_fields: Sequence[str] = ("output_root", "dataset")
@@ -55,7 +54,7 @@ class FetchKineticsAnnotationsOperator(_KineticsBase):
         super().__init__(**kwargs)
         self.annotations_url, self.splits = annotations_url, splits
 
-    def execute(self, context) -> dict:
+    def run(self, context) -> dict:
         from include.visionflow.datasets import kinetics
 
         url = self.annotations_url or self.OFFICIAL.format(dataset=self.dataset)
@@ -74,7 +73,7 @@ class PlanKineticsClipsOperator(_KineticsBase):
         super().__init__(**kwargs)
         self.splits, self.limit, self.clips_per_shard = splits, limit, clips_per_shard
 
-    def execute(self, context) -> list[dict]:
+    def run(self, context) -> list[dict]:
         from include.visionflow.datasets import kinetics
 
         specs = kinetics.plan(self.storage(), work_key(context["run_id"], "kinetics"), list(self.splits),
@@ -98,7 +97,7 @@ class MakeKineticsClipsOperator(_KineticsBase):
         self.shard, self.video_source = shard, video_source
         self.url_template, self.local_dir = url_template, local_dir
 
-    def execute(self, context) -> dict:
+    def run(self, context) -> dict:
         from include.visionflow.datasets import kinetics
         from include.visionflow.shards import ShardSpec
         from include.visionflow.video.sources import VideoSource
@@ -119,7 +118,7 @@ class _KineticsShardStage(_KineticsBase):
         super().__init__(**kwargs)
         self.shard, self.short_side, self.enabled = shard, short_side, enabled
 
-    def execute(self, context) -> dict:
+    def run(self, context) -> dict:
         from include.visionflow.datasets import kinetics
         from include.visionflow.shards import ShardSpec
 
@@ -152,7 +151,7 @@ class WriteKineticsListsOperator(_KineticsBase):
         super().__init__(**kwargs)
         self.shards, self.seed = shards, seed
 
-    def execute(self, context) -> dict:
+    def run(self, context) -> dict:
         from include.visionflow.datasets import kinetics_lists
         from include.visionflow.shards import ShardSpec
 
@@ -163,7 +162,7 @@ class WriteKineticsListsOperator(_KineticsBase):
 class ReportKineticsOperator(WriteKineticsListsOperator):
     """``download_report.json`` (failed clips) and ``summary.json`` (counts per split and stage)."""
 
-    def execute(self, context) -> dict:
+    def run(self, context) -> dict:
         from include.visionflow.datasets import kinetics_lists
         from include.visionflow.shards import ShardSpec
 
@@ -174,7 +173,7 @@ class ReportKineticsOperator(WriteKineticsListsOperator):
         return {split: stages["clips"]["counts"] for split, stages in summary["splits"].items() if "clips" in stages}
 
 
-class PlanVideoFramesOperator(BaseOperator):
+class PlanVideoFramesOperator(VisionflowOperator):
     """Find every video under ``video_dir`` (recursively) and write shards into ``frames_dir``."""
 
     template_fields: Sequence[str] = ("video_dir", "frames_dir")
@@ -185,7 +184,7 @@ class PlanVideoFramesOperator(BaseOperator):
         self.video_dir, self.frames_dir = video_dir, frames_dir
         self.videos_per_shard, self.aws_conn_id = videos_per_shard, aws_conn_id
 
-    def execute(self, context) -> list[dict]:
+    def run(self, context) -> list[dict]:
         from include.visionflow.datasets import video_frames
 
         storage = storage_for(self.frames_dir, self.aws_conn_id)
@@ -194,7 +193,7 @@ class PlanVideoFramesOperator(BaseOperator):
         return [spec.to_xcom() for spec in specs]
 
 
-class ExtractVideoFramesOperator(BaseOperator):
+class ExtractVideoFramesOperator(VisionflowOperator):
     """One shard of videos → ``<frames_dir>/<relative path without extension>/<pattern>`` at ``fps``."""
 
     template_fields: Sequence[str] = ("shard", "video_dir", "frames_dir", "fps", "short_side", "pattern",
@@ -207,7 +206,7 @@ class ExtractVideoFramesOperator(BaseOperator):
         self.fps, self.short_side, self.pattern, self.quality = fps, short_side, pattern, quality
         self.aws_conn_id = aws_conn_id
 
-    def execute(self, context) -> dict:
+    def run(self, context) -> dict:
         from include.visionflow.datasets import video_frames
         from include.visionflow.shards import ShardSpec
 
@@ -217,7 +216,7 @@ class ExtractVideoFramesOperator(BaseOperator):
         return {"shard": stats.shard_id, "counts": stats.counts, "reused": stats.reused}
 
 
-class WriteVideoFramesListOperator(BaseOperator):
+class WriteVideoFramesListOperator(VisionflowOperator):
     """``<relative dir> <nframes>`` lines for every extracted video; returns where the list went."""
 
     template_fields: Sequence[str] = ("shards", "frames_dir", "filelist")
@@ -227,7 +226,7 @@ class WriteVideoFramesListOperator(BaseOperator):
         super().__init__(**kwargs)
         self.shards, self.frames_dir, self.filelist, self.aws_conn_id = shards, frames_dir, filelist, aws_conn_id
 
-    def execute(self, context) -> str:
+    def run(self, context) -> str:
         from include.visionflow.datasets import video_frames
         from include.visionflow.shards import ShardSpec
 
