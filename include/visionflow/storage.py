@@ -128,11 +128,12 @@ class LocalStorage(Storage):
 
     def __init__(self, root: str | Path):
         self.root = str(Path(root).expanduser().absolute())
+        self._resolved_root = Path(self.root).resolve()  # once: _path runs for every item
 
     def _path(self, rel: str) -> Path:
         path = Path(self.root, rel)
         # Keys come from metadata; none may escape the root (e.g. "../../etc").
-        if not path.resolve().is_relative_to(Path(self.root).resolve()):
+        if not path.resolve().is_relative_to(self._resolved_root):
             raise BadInputError(f"output key {rel!r} escapes the output root {self.root}")
         return path
 
@@ -155,10 +156,8 @@ class LocalStorage(Storage):
         return self._path(rel).read_bytes()
 
     def write_bytes(self, rel: str, data: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.staging_dir(), suffix=".part")
-        with os.fdopen(fd, "wb") as fh:
+        with self.open_write(rel) as fh:  # the temp file is removed when the key is refused or the write fails
             fh.write(data)
-        self.put_file(rel, tmp)
 
     def put_file(self, rel: str, local_path: str | Path) -> None:
         dest = self._path(rel)

@@ -34,6 +34,7 @@ from include.visionflow.shards import ShardSpec, finish_shard, read_shard, rows_
 from include.visionflow.sources.flickr import FlickrClient, FlickrIngester
 from include.visionflow.sources.timeslice import PlanConfig
 from include.visionflow.storage import Storage
+from include.visionflow.verify import file_md5
 
 log = logging.getLogger(__name__)
 
@@ -211,19 +212,11 @@ def count_lines(storage: Storage, rel: str) -> int:
     with storage.local_copy(rel) as path:
         if storage.exists("lists/MD5SUMS"):
             md5, lines = read_md5sums(storage.read_text("lists/MD5SUMS")).get(name, ("", -1))
-            if lines >= 0 and md5 == _md5_file(path):
+            if lines >= 0 and md5 == file_md5(path):
                 return lines
         return sum(len(block) for block in gzip_column_blocks(path, len(LIST_COLUMNS), 0))
 
 
-def _md5_file(path) -> str:
-    import hashlib
-
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def plan_download(storage: Storage, subset: str) -> list[ShardSpec]:

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import logging
 import random
 import shutil
@@ -28,6 +27,7 @@ from typing import Iterator
 from include.visionflow.errors import BadInputError
 from include.visionflow.formats.openverse_tsv import BUCKETS, GzipTsvWriter, bucket_for, parse_row
 from include.visionflow.storage import Storage
+from include.visionflow.verify import file_md5
 
 log = logging.getLogger(__name__)
 
@@ -167,12 +167,6 @@ def build_global_list(storage: Storage, spool: BucketSpool, seed: int, staging: 
     return total
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_subsets(storage: Storage, total: int, sizes_m: tuple[float, ...], staging: Path) -> list[ListFile]:
@@ -195,7 +189,7 @@ def write_subsets(storage: Storage, total: int, sizes_m: tuple[float, ...], stag
             files[name].close()
     out = []
     for n, name in wanted:
-        out.append(ListFile(name, n, _md5(staging / name)))
+        out.append(ListFile(name, n, file_md5(staging / name)))
         storage.put_file(f"lists/{name}", staging / name)
     return out
 
@@ -223,7 +217,7 @@ def build_subsets(storage: Storage, seed: int = 0, sizes_m: tuple[float, ...] = 
         rows = split_into_buckets(storage, days, spool)
         total = build_global_list(storage, spool, seed, staging)
         with storage.local_copy(LIST_REL) as path:
-            main = ListFile("flickr.tsv.gz", total, _md5(Path(path)))
+            main = ListFile("flickr.tsv.gz", total, file_md5(Path(path)))
         lists = [main, *write_subsets(storage, total, tuple(sizes_m), staging)]
         write_md5sums(storage, lists)
     finally:

@@ -26,7 +26,7 @@ from include.visionflow.images import ImageSpec, transform_image
 from include.visionflow.manifest import ItemResult, ShardStats, Status, merge_stats, read_stats
 from include.visionflow.shards import ShardSpec, finish_shard, read_shard, rows_per_shard, run_items, write_shards
 from include.visionflow.storage import Storage
-from include.visionflow.verify import md5_matches, normalize_md5
+from include.visionflow.verify import md5_hex, normalize_md5
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ def download_item(row: dict, storage: Storage, fetcher: Fetcher, config: Downloa
     if storage.exists(dest):  # outputs only ever appear verified (atomic rename), so existence is enough
         return ItemResult(key, Status.OK, output=dest, reused=True)
     try:
-        normalize_md5(expected)
+        want = normalize_md5(expected)
         data = fetcher.fetch_bytes(url)
     except RefusedURL as err:
         return ItemResult.failed(key, Status.REFUSED, err.reason, err.detail)
@@ -221,7 +221,7 @@ def download_item(row: dict, storage: Storage, fetcher: Fetcher, config: Downloa
         return ItemResult.failed(key, Status.FAILED_DOWNLOAD, err.reason, err.detail)
     except BadInputError as err:
         return ItemResult.failed(key, Status.FAILED_CHECKSUM, "bad_expected_md5", str(err))
-    if not md5_matches(data, expected):
+    if md5_hex(data) != want:
         return ItemResult.failed(key, Status.FAILED_CHECKSUM, "md5_mismatch", f"{len(data)} bytes from {url}")
     try:
         image = transform_image(data, config.image_spec)
