@@ -56,8 +56,9 @@ def img2dataset_successes(out: Path) -> int:
     return sum(json.loads(Path(f).read_text()).get("successes", 0) for f in glob.glob(f"{out}/*_stats.json"))
 
 
-def _engine_cmd(rows: Path, out: Path, mode: str, size: int) -> list[str]:
-    return [sys.executable, "-m", "bench.engine_images", str(rows), str(out), "--mode", mode, "--size", str(size),
+def _engine_cmd(rows: Path, out: Path) -> list[str]:
+    """Case 1's engine side: the OpenImages shard runner, thumbnail 1024."""
+    return [sys.executable, "-m", "bench.engine_images", str(rows), str(out), "--size", "1024",
             "--processes", str(CPUS), "--threads", str(THREADS)]
 
 
@@ -110,8 +111,7 @@ def case1(ctx: Context) -> CaseResult:
     count = 200 if ctx.quick else 2000
     photos = PhotoSet(CAMERA, count).ensure()
     try:
-        ours, theirs = _run_pair(ctx, 1, photos, lambda work, out: _engine_cmd(work / "rows.parquet", out,
-                                                                              "thumbnail", 1024),
+        ours, theirs = _run_pair(ctx, 1, photos, lambda work, out: _engine_cmd(work / "rows.parquet", out),
                                  ["--resize_mode", "keep_ratio_largest", "--image_size", "1024",
                                   "--resize_only_if_bigger", "True"], verify_md5=True)
     except RuntimeError as err:
@@ -120,6 +120,11 @@ def case1(ctx: Context) -> CaseResult:
     result.notes.append(f"{count} URLs, {photos.total_bytes() / 2**20:.0f} MB served from 127.0.0.1; "
                         f"{CPUS} processes x {THREADS} threads on both sides")
     return _judge(result, count, 2.0)
+
+
+def flickr_download_cmd(listing: Path, out: Path) -> list[str]:
+    """Case 2's engine side: the Flickr download of a list (plan_download + download_shard per shard)."""
+    return [sys.executable, "-m", "bench.engine_flickr", "download", str(listing), str(out), "--processes", str(CPUS)]
 
 
 def _flickr_list(rows: list[dict], work: Path) -> None:
@@ -136,22 +141,13 @@ def case2(ctx: Context) -> CaseResult:
     count = 200 if ctx.quick else 2000
     photos = PhotoSet(FLICKR_M, count).ensure()
     resize = ["--resize_mode", "keep_ratio", "--image_size", "256"]
+    ours_cmd = lambda work, out: flickr_download_cmd(work / "bench.tsv.gz", out)  # noqa: E731
     try:
-        import include.visionflow.datasets.flickr  # noqa: F401 - landed?
-
-        ours_cmd = lambda work, out: [sys.executable, "-m", "bench.engine_flickr", "download",  # noqa: E731
-                                      str(work / "bench.tsv.gz"), str(out), "--processes", str(CPUS)]
-        note = "engine side: datasets/flickr.py plan_download + download_shard (q75, as upstream); img2dataset q75"
-        quality, prepare = 75, _flickr_list
-    except ImportError:
-        ours_cmd = lambda work, out: _engine_cmd(work / "rows.parquet", out, "short_side", 256)  # noqa: E731
-        note = "engine side: shard runner + short-side transform (datasets/flickr.py not available yet)"
-        quality, prepare = 90, None
-    try:
-        ours, theirs = _run_pair(ctx, 2, photos, ours_cmd, resize, verify_md5=False, prepare=prepare,
-                                 quality=quality)
+        ours, theirs = _run_pair(ctx, 2, photos, ours_cmd, resize, verify_md5=False, prepare=_flickr_list,
+                                 quality=75)
     except RuntimeError as err:
         return failed(2, title, goal, str(err))
     result = CaseResult(2, title, goal, ours, theirs, unit="images")
-    result.notes.append(note)
+    result.notes.append("engine side: datasets/flickr.py plan_download + download_shard (q75, as upstream); "
+                        "img2dataset q75")
     return _judge(result, count, 1.5)

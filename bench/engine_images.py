@@ -1,6 +1,6 @@
 """The engine side of cases 1 and 2, as its own process: shard the list, download the shards in parallel.
 
-``python -m bench.engine_images rows.parquet OUT --mode thumbnail --size 1024 --processes 2``. Shards are
+``python -m bench.engine_images rows.parquet OUT --size 1024 --processes 2`` (case 1's engine side). Shards are
 written with the engine's ``write_shards`` and run with ``download_shard`` in a pool of ``--processes``
 forked processes, as Airflow's LocalExecutor runs mapped ``download`` tasks side by side. Prints ``{"ok": n, "total": n, ...}``.
 """
@@ -11,7 +11,6 @@ import json
 import math
 import multiprocessing
 import sys
-from dataclasses import dataclass
 
 
 
@@ -23,36 +22,20 @@ def shard_totals(stats: list[dict]) -> dict:
             counts[status] = counts.get(status, 0) + n
     return {"ok": counts.get("ok", 0), "total": sum(counts.values()), "counts": counts, "shards": len(stats)}
 
-def _download(args: tuple[str, dict, int, str, int, int]) -> dict:
-    out, spec_dict, size, mode, quality, threads = args
+def _download(args: tuple[str, dict, int, int, int]) -> dict:
+    out, spec_dict, size, quality, threads = args
     from include.visionflow.datasets import openimages
-    from include.visionflow.images import ImageSpec
     from include.visionflow.shards import ShardSpec
     from include.visionflow.storage import open_storage
 
     config = openimages.DownloadConfig(thumbnail_size=size, quality=quality, threads=threads)
-    if mode != "thumbnail":  # case 2 without the Flickr module: same shard runner, short-side spec
-        spec = ImageSpec(mode=mode, size=size, upscale=True, quality=quality)
-        config = _SpecConfig(size, quality, threads, spec)
-    stats = openimages.download_shard(open_storage(out), ShardSpec.from_xcom(spec_dict), config)
-    return stats.to_dict()
-
-
-@dataclass(frozen=True)
-class _SpecConfig:
-    """DownloadConfig's shape with any ImageSpec (DownloadConfig always thumbnails)."""
-
-    thumbnail_size: int
-    quality: int
-    threads: int
-    image_spec: object
+    return openimages.download_shard(open_storage(out), ShardSpec.from_xcom(spec_dict), config).to_dict()
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("rows")
     p.add_argument("out")
-    p.add_argument("--mode", default="thumbnail")
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--quality", type=int, default=90)
     p.add_argument("--processes", type=int, default=2)
@@ -71,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     storage = open_storage(a.out)
     specs = write_shards(storage, "_work/bench/train", ({**r, "split": "train"} for r in rows), per_shard,
                          SHARD_COLUMNS + ["split"], label="train")
-    jobs = [(a.out, s.to_xcom(), a.size, a.mode, a.quality, a.threads) for s in specs]
+    jobs = [(a.out, s.to_xcom(), a.size, a.quality, a.threads) for s in specs]
     if a.processes <= 1:
         stats = [_download(j) for j in jobs]
     else:

@@ -49,15 +49,19 @@ def main(argv: list[str] | None = None) -> int:
     out = WORK / f"profile-{a.case}-out"
     spy = [str(py_spy), "record", "--subprocesses", "--format", "raw", "-r", str(a.rate), "-o", str(raw), "--"]
     if a.case in (1, 2):
-        from bench.case_images import _engine_cmd as image_cmd, _write_rows
+        from bench.case_images import _engine_cmd, _flickr_list, _write_rows, flickr_download_cmd
         from bench.serve import serving
 
         photos = PhotoSet(CAMERA if a.case == 1 else FLICKR_M, a.count).ensure()
         with serving([photos]) as source:
-            _write_rows(photos.rows(source.base_url), out.parent / f"profile-{a.case}-rows.parquet")
-            mode, size = ("thumbnail", 1024) if a.case == 1 else ("short_side", 256)
-            m = run_measured(spy + image_cmd(out.parent / f"profile-{a.case}-rows.parquet", out, mode, size),
-                             env=tool_env())
+            rows = photos.rows(source.base_url)
+            if a.case == 1:
+                _write_rows(rows, out.parent / "profile-1-rows.parquet")
+                cmd = _engine_cmd(out.parent / "profile-1-rows.parquet", out)
+            else:  # the path case 2 measures: the Flickr list through plan_download + download_shard
+                _flickr_list(rows, out.parent)
+                cmd = flickr_download_cmd(out.parent / "bench.tsv.gz", out)
+            m = run_measured(spy + cmd, env=tool_env())
     else:
         videos = ensure_videos()
         what = "frames" if a.case == 3 else "resize"

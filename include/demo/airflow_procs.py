@@ -278,6 +278,14 @@ class RestClient:
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return self.get(f"dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=1000)["task_instances"]
 
+    def refresh_states(self, runs: dict[str, str], states: dict[str, str]) -> None:
+        """Update ``states`` ({dag_id: state}) for every run of ``runs`` ({dag_id: run_id}) not yet ended."""
+        for dag_id, run_id in runs.items():
+            if states.get(dag_id) not in TERMINAL_RUN_STATES:
+                states[dag_id] = self.dag_run(dag_id, run_id)["state"]
+                if states[dag_id] in TERMINAL_RUN_STATES:
+                    log.info("%s finished: %s", dag_id, states[dag_id])
+
     def wait_runs(self, runs: dict[str, str], timeout: float, on_tick: Callable[[], None] | None = None,
                   interval: float = 3.0) -> dict[str, str]:
         """Poll ``{dag_id: run_id}`` until every run is success/failed; return ``{dag_id: state}``."""
@@ -286,11 +294,7 @@ class RestClient:
         def done() -> bool:
             if on_tick is not None:
                 on_tick()
-            for dag_id, run_id in runs.items():
-                if states.get(dag_id) not in TERMINAL_RUN_STATES:
-                    states[dag_id] = self.dag_run(dag_id, run_id)["state"]
-                    if states[dag_id] in TERMINAL_RUN_STATES:
-                        log.info("%s finished: %s", dag_id, states[dag_id])
+            self.refresh_states(runs, states)
             return all(s in TERMINAL_RUN_STATES for s in states.values())
 
         try:

@@ -58,8 +58,9 @@ def run_all(api: ap.RestClient, confs: dict[str, dict], env: dict[str, str], log
     Returns ({dag_id: run_id}, {dag_id: state}); a DAG whose prerequisite failed gets state ``not run``."""
     run_id = "demo__" + time.strftime("%Y%m%dT%H%M%S")
     todo, runs, states = dict(confs), {}, {}
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def step() -> bool:
+        """Drop DAGs whose prerequisite failed, trigger the ready ones, refresh states; True when all ended."""
         on_tick()
         for dag_id in [d for d in todo if DEMO_RUNS[d].after]:
             after = DEMO_RUNS[dag_id].after
@@ -75,14 +76,11 @@ def run_all(api: ap.RestClient, confs: dict[str, dict], env: dict[str, str], log
             runs.update(started)
             states.update({d: "not run" for d in ready if d not in started})
             states.update({d: "queued" for d in started})
-        for dag_id, rid in runs.items():
-            if states[dag_id] not in ap.TERMINAL_RUN_STATES:
-                states[dag_id] = api.dag_run(dag_id, rid)["state"]
-                if states[dag_id] in ap.TERMINAL_RUN_STATES:
-                    log.info("%s finished: %s", dag_id, states[dag_id])
-        if not todo and all(s in ap.TERMINAL_RUN_STATES or s == "not run" for s in states.values()):
-            return runs, states
-        if time.monotonic() > deadline:
-            log.warning("gave up waiting after %.0fs: %s", timeout, states)
-            return runs, states
-        time.sleep(3)
+        api.refresh_states(runs, states)
+        return not todo and all(s in ap.TERMINAL_RUN_STATES or s == "not run" for s in states.values())
+
+    try:
+        ap.poll(step, timeout, "the demo runs", interval=3)
+    except TimeoutError:
+        log.warning("gave up waiting after %.0fs: %s", timeout, states)
+    return runs, states
