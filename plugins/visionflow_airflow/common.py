@@ -28,6 +28,26 @@ def dag_kwargs(doc_md: str, tags: list[str]) -> dict:
     }
 
 
+def fail_run_when_a_step_failed(dag) -> None:
+    """Make the run end failed whenever one of its steps failed, even if a report runs after it.
+
+    Airflow sets a run's state from its leaf tasks, so a report with ``trigger_rule="all_done"`` (it must
+    run after a failure to say what was lost) would turn a run whose data step failed green. This adds
+    one leaf downstream of every task that runs only when one of them failed, and fails."""
+    from airflow.sdk import task
+    from airflow.sdk.exceptions import AirflowFailException
+
+    @task(task_id="fail_run_on_failed_step", trigger_rule="one_failed", retries=0)
+    def fail_run_on_failed_step():
+        raise AirflowFailException("a step of this run failed (see the failed task's log); outputs are "
+                                   "incomplete, and a rerun resumes where it stopped")
+
+    watcher = fail_run_on_failed_step()
+    for other in dag.tasks:
+        if other is not watcher.operator:
+            other >> watcher
+
+
 def storage_for(output_root: str, aws_conn_id: str = "aws_default"):
     """Storage for a local path or s3:// root; S3 credentials/endpoint come from an Airflow connection."""
     from include.visionflow.storage import open_storage

@@ -166,8 +166,12 @@ class ReportKineticsOperator(WriteKineticsListsOperator):
         from include.visionflow.datasets import kinetics_lists
         from include.visionflow.shards import ShardSpec
 
-        specs = [ShardSpec.from_xcom(s) for s in self.shards or []]
-        summary = kinetics_lists.report(self.storage(), specs, self.dataset, int(self.seed))
+        specs = None if self.shards is None else [ShardSpec.from_xcom(s) for s in self.shards]
+        storage = self.storage()
+        summary = kinetics_lists.report(storage, specs, self.dataset, int(self.seed))
+        for problem in summary["problems"]:
+            self.log.error("incomplete: %s", problem)
+        self.log.info("wrote %s and %s", storage.uri(kinetics_lists.SUMMARY_REL), storage.uri(kinetics_lists.REPORT_REL))
         for split, stages in summary["splits"].items():
             self.log.info("%s: %s", split, {stage: s["counts"] for stage, s in stages.items()})
         return {split: stages["clips"]["counts"] for split, stages in summary["splits"].items() if "clips" in stages}
