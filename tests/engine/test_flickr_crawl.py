@@ -10,7 +10,8 @@ import math
 import pytest
 
 from include.sample_source import flickr_api as fa
-from include.visionflow.datasets.flickr import DayLayout, crawl_day, crawled_days
+from include.visionflow.datasets.flickr import crawl_day
+from include.visionflow.datasets.flickr_layout import DayLayout, crawled_days
 from include.visionflow.errors import FetchError
 from include.visionflow.fetch.http import FetchConfig, Fetcher
 from include.visionflow.sources.base import Dropped, IngestionError
