@@ -24,6 +24,7 @@ from include.visionflow.fetch.http import Fetcher
 from include.visionflow.images import ImageSpec, transform_image
 from include.visionflow.manifest import ItemResult, ShardStats, Status, merge_stats, read_stats
 from include.visionflow.paths import safe_component
+from include.visionflow.progress import Progress
 from include.visionflow.shards import ShardSpec, process_shard, rows_per_shard, write_shards
 from include.visionflow.storage import Storage
 from include.visionflow.verify import md5_hex, normalize_md5
@@ -91,7 +92,12 @@ def _record_batches(path: Path, columns: list[str]) -> Iterator:
         convert_options=pacsv.ConvertOptions(include_columns=columns,
                                              column_types={c: "string" for c in columns}),
     )
-    yield from reader
+    # a pass over the real 9M-row file takes minutes: say how far it got
+    progress = Progress(f"reading {path.name}", None, unit="rows")
+    for batch in reader:
+        progress.add(count=batch.num_rows)
+        yield batch
+    progress.finish()
 
 
 def _id_to_u64(image_id: str) -> int:
