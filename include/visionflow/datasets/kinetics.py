@@ -144,9 +144,9 @@ def fetch_annotations(storage: Storage, url: str, splits: list[str], fetcher=Non
         log.info("annotations from %s already present", url)
         return {s: annotation_rel(s) for s in needed}
     if fetcher is None:
-        from include.visionflow.fetch.http import Fetcher
+        from include.visionflow.fetch.http import METADATA_DEADLINE, Fetcher, FetchConfig
 
-        fetcher = Fetcher()
+        fetcher = Fetcher(FetchConfig(total_timeout=METADATA_DEADLINE, opt_out=()))
     with tempfile.TemporaryDirectory(dir=storage.staging_dir()) as tmp:
         found = _download_annotations(url, Path(tmp), fetcher)
     missing = [s for s in needed if s not in found]
@@ -269,9 +269,10 @@ def _run_stage(storage: Storage, spec: ShardSpec, stage: str, config: KineticsCo
 
 def video_fetcher():
     """A fetcher for raw videos: full YouTube-length files are far above the image default of 64 MB."""
-    from include.visionflow.fetch.http import Fetcher, FetchConfig
+    from include.visionflow.fetch.http import VIDEO_DEADLINE, Fetcher, FetchConfig
 
-    return Fetcher(FetchConfig(max_bytes=MAX_VIDEO_BYTES, read_timeout=120.0, per_host=4))
+    return Fetcher(FetchConfig(max_bytes=MAX_VIDEO_BYTES, read_timeout=120.0, per_host=4,
+                               total_timeout=VIDEO_DEADLINE))
 
 
 def clips_shard(storage: Storage, spec: ShardSpec, config: KineticsConfig, fetcher=None) -> ShardStats:

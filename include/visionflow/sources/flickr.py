@@ -326,11 +326,12 @@ class FlickrClient:
     """Rate-limited, masked calls to the REST endpoint. ``requests`` counts every request sent."""
 
     def __init__(self, config: FlickrConfig, fetcher=None, limiter=None):
-        from include.visionflow.fetch.http import FetchConfig, Fetcher
+        from include.visionflow.fetch.http import API_DEADLINE, FetchConfig, Fetcher
         from include.visionflow.fetch.limit import RateLimiter
 
         self.config = config
-        self.fetcher = fetcher or Fetcher(FetchConfig(retries=5, max_bytes=32 * 1024 * 1024),
+        self.fetcher = fetcher or Fetcher(FetchConfig(retries=5, max_bytes=32 * 1024 * 1024,
+                                                      total_timeout=API_DEADLINE, opt_out=()),
                                           secret_params=SECRET_PARAMS)
         self.limiter = limiter or RateLimiter(config.requests_per_hour)
         self.requests = 0

@@ -53,9 +53,9 @@ class VideoSource:
             return self._local(youtube_id)
         if self.kind == "url_template":
             if fetcher is None:
-                from include.visionflow.fetch.http import FetchConfig, Fetcher
+                from include.visionflow.fetch.http import VIDEO_DEADLINE, FetchConfig, Fetcher
 
-                fetcher = Fetcher(FetchConfig(max_bytes=8 << 30, read_timeout=120.0))
+                fetcher = Fetcher(FetchConfig(max_bytes=8 << 30, read_timeout=120.0, total_timeout=VIDEO_DEADLINE))
             dest = work_dir / f"{youtube_id}.video"
             size = fetcher.download_to(self.url_for(youtube_id), dest)
             log.debug("fetched %s (%s bytes)", youtube_id, size)

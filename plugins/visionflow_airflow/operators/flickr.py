@@ -113,24 +113,30 @@ class DownloadFlickrShardOperator(VisionflowOperator):
     :param root_dir: where images go; empty means ``output_root`` (templated)
     """
 
-    template_fields: Sequence[str] = ("shard", "output_root", "root_dir", "short_side", "quality")
+    template_fields: Sequence[str] = ("shard", "output_root", "root_dir", "short_side", "quality",
+                                      "fetch_deadline_s", "opt_out_directives")
 
     def __init__(self, *, shard: Any, output_root: str, root_dir: Any = "", short_side: Any = 256,
-                 quality: Any = 75, aws_conn_id: str = "aws_default", **kwargs):
+                 quality: Any = 75, fetch_deadline_s: Any = 120,
+                 opt_out_directives: Any = ("noai", "noimageai", "noindex", "noimageindex"),
+                 aws_conn_id: str = "aws_default", **kwargs):
         super().__init__(**kwargs)
         self.shard, self.output_root, self.root_dir = shard, output_root, root_dir
         self.short_side, self.quality, self.aws_conn_id = short_side, quality, aws_conn_id
+        self.fetch_deadline_s, self.opt_out_directives = fetch_deadline_s, opt_out_directives
 
     def run(self, context) -> dict:
         from include.visionflow import settings
         from include.visionflow.datasets.flickr import DownloadConfig, download_shard
+        from include.visionflow.fetch.http import image_fetcher
         from include.visionflow.shards import ShardSpec
 
         storage = storage_for(self.output_root, self.aws_conn_id)
         root = storage_for(self.root_dir, self.aws_conn_id) if _is_set(self.root_dir) else storage
         cfg = DownloadConfig(short_side=int(self.short_side), quality=int(self.quality),
                              threads=settings.default_threads())
-        stats = download_shard(storage, root, ShardSpec.from_xcom(self.shard), cfg)
+        fetcher = image_fetcher(self.fetch_deadline_s, self.opt_out_directives)
+        stats = download_shard(storage, root, ShardSpec.from_xcom(self.shard), cfg, fetcher)
         return stats.to_dict()
 
 

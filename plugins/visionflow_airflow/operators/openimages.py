@@ -33,10 +33,10 @@ class FetchOpenImagesMetadataOperator(VisionflowOperator):
 
     def run(self, context) -> dict:
         from include.visionflow.datasets import openimages as oi
-        from include.visionflow.fetch.http import Fetcher
+        from include.visionflow.fetch.http import METADATA_DEADLINE, FetchConfig, Fetcher
 
         storage = storage_for(self.output_root, self.aws_conn_id)
-        fetcher = Fetcher()
+        fetcher = Fetcher(FetchConfig(total_timeout=METADATA_DEADLINE, opt_out=()))
         oi.fetch_metadata(storage, self.metadata_url, oi.METADATA_REL, fetcher, bool(self.refresh))
         oi.fetch_metadata(storage, self.boxable_url, oi.BOXABLE_REL, fetcher, bool(self.refresh))
         return {"metadata": storage.uri(oi.METADATA_REL), "boxable": storage.uri(oi.BOXABLE_REL)}
@@ -67,22 +67,28 @@ class PlanOpenImagesShardsOperator(VisionflowOperator):
 class DownloadOpenImagesShardOperator(VisionflowOperator):
     """Download, verify and thumbnail one shard; writes its manifest; returns the shard's counts."""
 
-    template_fields: Sequence[str] = ("shard", "output_root", "thumbnail_size", "quality")
+    template_fields: Sequence[str] = ("shard", "output_root", "thumbnail_size", "quality", "fetch_deadline_s",
+                                      "opt_out_directives")
 
     def __init__(self, *, shard: Any, output_root: str, thumbnail_size: Any = 1024, quality: Any = 90,
+                 fetch_deadline_s: Any = 120, opt_out_directives: Any = ("noai", "noimageai", "noindex",
+                                                                          "noimageindex"),
                  aws_conn_id: str = "aws_default", **kwargs):
         super().__init__(**kwargs)
         self.shard, self.output_root = shard, output_root
         self.thumbnail_size, self.quality, self.aws_conn_id = thumbnail_size, quality, aws_conn_id
+        self.fetch_deadline_s, self.opt_out_directives = fetch_deadline_s, opt_out_directives
 
     def run(self, context) -> dict:
         from include.visionflow import settings
         from include.visionflow.datasets import openimages as oi
+        from include.visionflow.fetch.http import image_fetcher
         from include.visionflow.shards import ShardSpec
 
         storage = storage_for(self.output_root, self.aws_conn_id)
         config = oi.DownloadConfig(int(self.thumbnail_size), int(self.quality), settings.default_threads())
-        stats = oi.download_shard(storage, ShardSpec.from_xcom(self.shard), config)
+        fetcher = image_fetcher(self.fetch_deadline_s, self.opt_out_directives)
+        stats = oi.download_shard(storage, ShardSpec.from_xcom(self.shard), config, fetcher)
         return {"shard": stats.shard_id, "counts": stats.counts}
 
 
