@@ -24,7 +24,9 @@ from include.visionflow.errors import BadInputError, DecodeError, FetchError, Re
 from include.visionflow.fetch.http import Fetcher
 from include.visionflow.images import ImageSpec, transform_image
 from include.visionflow.manifest import ItemResult, ShardStats, Status, merge_stats, read_stats
-from include.visionflow.shards import ShardSpec, finish_shard, read_shard, rows_per_shard, run_items, write_shards
+from include.visionflow.shards import (
+    ShardSpec, finish_shard, malformed_csv, read_shard, rows_per_shard, run_items, write_shards,
+)
 from include.visionflow.storage import Storage
 from include.visionflow.verify import md5_hex, normalize_md5
 
@@ -83,15 +85,19 @@ def check_header(path: Path, source: str) -> None:
 
 
 def _record_batches(path: Path, columns: list[str]) -> Iterator:
+    import pyarrow as pa
     from pyarrow import csv as pacsv
 
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(block_size=BLOCK),
-        convert_options=pacsv.ConvertOptions(include_columns=columns,
-                                             column_types={c: "string" for c in columns}),
-    )
-    yield from reader
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=BLOCK),
+            convert_options=pacsv.ConvertOptions(include_columns=columns,
+                                                 column_types={c: "string" for c in columns}),
+        )
+        yield from reader
+    except pa.ArrowInvalid as err:  # a malformed row: bad input naming the line, not a retried crash
+        raise malformed_csv(path, err) from None
 
 
 def _id_to_u64(image_id: str) -> int:
