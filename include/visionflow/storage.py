@@ -38,6 +38,11 @@ class S3Options:
         from botocore import UNSIGNED
         from botocore.config import Config
 
+        from include.visionflow import logmask
+
+        logmask.install()  # botocore logs signed headers at DEBUG
+        logmask.register_secrets(self.secret_key)
+
         config = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
         if self.unsigned:
             config = config.merge(Config(signature_version=UNSIGNED))

@@ -120,9 +120,9 @@ class _CappedRetry(Retry):
 
 
 def mask_secrets(text: str, secret_params: tuple[str, ...]) -> str:
-    """Replace the values of secret query parameters (``api_key=...``) with ``***``."""
+    """Replace the values of secret parameters (``api_key=...``, ``oauth_signature="..."``) with ``***``."""
     for name in secret_params:
-        text = re.sub(rf"({re.escape(name)}=)[^&\s'\"]+", r"\1***", text)
+        text = re.sub(rf"({re.escape(name)}=)(\"?)[^&\s'\",]+", r"\1\2***", text)
     return text
 
 
@@ -130,6 +130,9 @@ class Fetcher:
     """Thread-safe: share one per worker process."""
 
     def __init__(self, config: FetchConfig | None = None, secret_params: tuple[str, ...] = ()):
+        from include.visionflow import logmask
+
+        logmask.install()  # library loggers print request URLs and signed headers at DEBUG
         self.config = config or FetchConfig()
         self.secret_params = secret_params
         self._local = threading.local()

@@ -315,6 +315,10 @@ _MASK_FILTER = _MaskFilter()
 
 
 def _mask_url_loggers(secrets: list[str]) -> None:
+    from include.visionflow import logmask
+
+    logmask.install()
+    logmask.register_secrets(*secrets)
     _MASK_FILTER.secrets.update(secrets)
     for name in ("urllib3.connectionpool", "requests_oauthlib.oauth1_auth", "oauthlib.oauth1.rfc5849"):
         logger = logging.getLogger(name)
