@@ -26,6 +26,7 @@ from typing import Callable, Iterator
 
 from include.visionflow.errors import BadInputError, DecodeError, FetchError, RefusedURL
 from include.visionflow.formats.mmaction import RAWFRAME_PATTERN, RAWFRAME_QUALITY, clip_key, seconds_field
+from include.visionflow.inputs import is_local_path, local_input
 from include.visionflow.manifest import ItemResult, ShardStats, Status, read_manifest
 from include.visionflow.shards import ShardSpec, finish_shard, iter_csv, read_shard, run_items, write_shards
 from include.visionflow.storage import Storage
@@ -104,9 +105,11 @@ def _read_folder(url: str, work: Path, fetcher) -> dict[str, bytes]:
     """The three CSVs from a folder URL or local folder; absent files are simply not returned."""
     found: dict[str, bytes] = {}
     for split, name in SOURCE_FILES.items():
-        if Path(url).is_dir():
-            local = Path(url, name)
+        if is_local_path(url):
+            local = local_input(url, "annotations_url") / name
             if local.is_file():
+                if local.stat().st_size > MAX_CSV_BYTES:
+                    raise BadInputError(f"annotations {local} is over {MAX_CSV_BYTES >> 20} MB; not a Kinetics CSV")
                 found[split] = local.read_bytes()
             continue
         try:
@@ -119,10 +122,15 @@ def _read_folder(url: str, work: Path, fetcher) -> dict[str, bytes]:
 
 
 def _download_annotations(url: str, work: Path, fetcher) -> dict[str, bytes]:
-    if Path(url).is_dir() or url.endswith("/"):
+    if is_local_path(url):
+        path = local_input(url, "annotations_url")
+        if path.is_dir():
+            return _read_folder(url, work, fetcher)
+        if path.is_file():
+            return _read_tarball(path)
+        raise BadInputError(f"annotations_url {url!r} is neither a folder nor a file")
+    if url.endswith("/"):
         return _read_folder(url, work, fetcher)
-    if Path(url).is_file():
-        return _read_tarball(Path(url))
     local = work / "annotations.tar.gz"
     try:
         fetcher.download_to(url, local)

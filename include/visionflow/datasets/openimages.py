@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import numpy as np
 from include.visionflow.errors import BadInputError, DecodeError, FetchError, RefusedURL
 from include.visionflow.fetch.http import Fetcher
 from include.visionflow.images import ImageSpec, transform_image
+from include.visionflow.inputs import is_local_path, local_input
 from include.visionflow.manifest import ItemResult, ShardStats, Status, merge_stats, read_stats
 from include.visionflow.shards import (
     ShardSpec, finish_shard, malformed_csv, read_shard, rows_per_shard, run_items, write_shards,
@@ -59,8 +61,11 @@ def fetch_metadata(storage: Storage, url: str, rel: str, fetcher: Fetcher, refre
         staging = storage.staging_dir()
         with tempfile.TemporaryDirectory(dir=staging) as tmp:
             local = Path(tmp, Path(rel).name)
-            if Path(url).is_file():
-                local.write_bytes(Path(url).read_bytes())
+            if is_local_path(url):
+                source = local_input(url, "metadata")
+                if not source.is_file():
+                    raise BadInputError(f"metadata {url!r} is not a file")
+                shutil.copyfile(source, local)  # streamed: the CSV can be larger than memory
             else:
                 try:
                     fetcher.download_to(url, local)
@@ -78,8 +83,9 @@ def check_header(path: Path, source: str) -> None:
         header = fh.readline(65536).decode("utf-8", "replace").strip().lstrip("\ufeff").split(",")
     missing = [c for c in METADATA_COLUMNS if c not in header]
     if missing:
+        # The header is not quoted back: a wrong local path must not leak the first line of that file.
         raise BadInputError(
-            f"metadata {source} lacks column(s) {missing} (header: {header[:12]}); it should be "
+            f"metadata {source} lacks column(s) {missing} ({len(header)} column(s) found); it should be "
             "image_ids_and_rotation.csv or train-images-boxable-with-rotation.csv from OpenImages V4"
         )
 

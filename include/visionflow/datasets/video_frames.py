@@ -47,7 +47,10 @@ def discover(video_dir: str | Path) -> list[tuple[str, str]]:
     Keys are the relative path without its extension, made safe; when two videos would share a key
     (``a/x.mp4`` and ``a/x.avi``), or a key is also a folder of videos, the extension is appended
     (``a/x_avi``)."""
+    from include.visionflow.inputs import local_input
+
     root = Path(video_dir)
+    local_input(root, "video_dir")
     if not root.is_dir():
         raise BadInputError(f"video_dir {video_dir!r} is not a folder")
     found = []

@@ -36,6 +36,10 @@ class VideoSource:
             raise BadInputError(f"video_source must be one of {VIDEO_SOURCES}, not {self.kind!r}")
         if self.kind == "url_template" and PLACEHOLDER not in self.url_template:
             raise BadInputError(f"url_template {self.url_template!r} must contain {PLACEHOLDER}")
+        if self.kind == "local_dir":
+            from include.visionflow.inputs import local_input
+
+            local_input(self.local_dir, "local_dir")
         if self.kind == "local_dir" and not Path(self.local_dir).is_dir():
             raise BadInputError(f"local_dir {self.local_dir!r} is not a folder")
         if self.kind == "youtube" and not ytdlp_available():
