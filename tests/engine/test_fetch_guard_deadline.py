@@ -83,6 +83,7 @@ def source(tmp_path_factory):
         "/ours": Response(body=PNG, headers={"X-Robots-Tag": "visionflow: noimageindex"}),
         "/otherbot": Response(body=PNG, headers={"X-Robots-Tag": "otherbot: noai, noindex"}),
         "/nofollow": Response(body=PNG, headers={"X-Robots-Tag": "nofollow"}),
+        "/busy": Response(503, b"busy", headers={"Retry-After": "30"}),
     }
     source.mount("/r", lambda req: routes.get(req.path, Response(404)))
     source.start(catalogs=[])
@@ -116,6 +117,25 @@ def test_deadline_covers_retries_of_the_body(drip_server):
     with pytest.raises(FetchError) as err:
         fetcher.fetch_bytes(f"{drip_server}/drip")
     assert err.value.reason == "timeout" and "total deadline" in err.value.detail
+
+
+def test_deadline_stops_waiting_out_retry_after(source):
+    """Three 30 s Retry-After waits would take 90 s; the deadline gives up before sleeping past it."""
+    fetcher = Fetcher(FetchConfig(retries=3, max_backoff=30, total_timeout=2.0))
+    with pytest.raises(FetchError) as err:
+        fetcher.fetch_bytes(f"{source}/busy")
+    assert err.value.reason == "timeout"
+
+
+def test_image_fetcher_reads_dag_params():
+    from include.visionflow.errors import BadInputError
+    from include.visionflow.fetch.http import image_fetcher
+
+    fetcher = image_fetcher("45", "noai, noimageai")
+    assert fetcher.config.total_timeout == 45.0 and fetcher.config.opt_out == ("noai", "noimageai")
+    assert image_fetcher(120, []).config.opt_out == ()
+    with pytest.raises(BadInputError, match="fetch_deadline_s"):
+        image_fetcher("soon")
 
 
 def test_connections_dial_the_address_the_guard_checked(drip_server):
