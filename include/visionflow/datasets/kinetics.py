@@ -19,7 +19,6 @@ import json
 import logging
 import tarfile
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator

@@ -14,7 +14,6 @@ import json
 import logging
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator

@@ -43,7 +43,8 @@ class CrawlFlickrDayOperator(VisionflowOperator):
     def run(self, context) -> dict:
         from airflow.sdk import Asset, AssetAlias
 
-        from include.visionflow.datasets.flickr import DayLayout, crawl_day
+        from include.visionflow.datasets.flickr import crawl_day
+        from include.visionflow.datasets.flickr_layout import DayLayout
         from visionflow_airflow.hooks.flickr import FlickrHook
 
         day = resolve_day(self.date, context)
