@@ -189,4 +189,4 @@ def test_planning_failure_leaves_no_partial_day(sample_source, tmp_path):
     with pytest.raises(FlickrApiError):
         crawl_day(client_for(sample_source, key="bad-key-xyz"), storage, "2021-06-01", strategy="plan")
     assert not storage.exists(DayLayout("2021-06-01").tsv) and not storage.exists(DayLayout("2021-06-01").done)
-    assert not list((tmp_path / ".tmp").glob("*.part"))
+    assert not list((tmp_path / ".tmp").rglob("*.part"))
