@@ -41,6 +41,16 @@ class _Drip(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):  # noqa: N802
+        if self.path.startswith("/drip-headers"):
+            try:  # a status line, then one header byte every 0.3 s: the headers never end in time
+                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                for _ in range(DRIP_BYTES):
+                    self.wfile.write(b"X")
+                    self.wfile.flush()
+                    time.sleep(0.3)
+            except OSError:
+                pass
+            return
         if self.path.startswith("/drip"):
             self.send_response(200)
             self.send_header("Content-Length", str(DRIP_BYTES))
@@ -117,6 +127,13 @@ def test_deadline_covers_retries_of_the_body(drip_server):
     with pytest.raises(FetchError) as err:
         fetcher.fetch_bytes(f"{drip_server}/drip")
     assert err.value.reason == "timeout" and "total deadline" in err.value.detail
+
+
+def test_deadline_covers_dripping_headers(drip_server):
+    fetcher = Fetcher(FetchConfig(read_timeout=30, retries=2, total_timeout=1.5))
+    with pytest.raises(FetchError) as err:
+        fetcher.fetch_bytes(f"{drip_server}/drip-headers")
+    assert err.value.reason == "timeout"
 
 
 def test_deadline_stops_waiting_out_retry_after(source):
