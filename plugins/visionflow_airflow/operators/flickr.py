@@ -90,18 +90,23 @@ class PlanFlickrDownloadOperator(VisionflowOperator):
 
     :param output_root: where ``lists/`` and ``_work/`` live (templated)
     :param subset: list file name under ``lists/`` (templated)
+    :param min_shard: rows per shard unless that leaves fewer than ``parallelism`` shards (templated)
+    :param parallelism: shards to make at least, when the list has rows enough (templated)
     """
 
-    template_fields: Sequence[str] = ("output_root", "subset")
+    template_fields: Sequence[str] = ("output_root", "subset", "min_shard", "parallelism")
 
-    def __init__(self, *, output_root: str, subset: str, aws_conn_id: str = "aws_default", **kwargs):
+    def __init__(self, *, output_root: str, subset: str, min_shard: Any = 1000, parallelism: Any = 1,
+                 aws_conn_id: str = "aws_default", **kwargs):
         super().__init__(**kwargs)
         self.output_root, self.subset, self.aws_conn_id = output_root, subset, aws_conn_id
+        self.min_shard, self.parallelism = min_shard, parallelism
 
     def run(self, context) -> list[dict]:
         from include.visionflow.datasets.flickr import plan_download
 
-        specs = plan_download(storage_for(self.output_root, self.aws_conn_id), str(self.subset))
+        specs = plan_download(storage_for(self.output_root, self.aws_conn_id), str(self.subset),
+                              int(self.min_shard), int(self.parallelism))
         return [s.to_xcom() for s in specs]
 
 

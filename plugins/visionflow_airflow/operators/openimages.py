@@ -45,20 +45,20 @@ class FetchOpenImagesMetadataOperator(VisionflowOperator):
 class PlanOpenImagesShardsOperator(VisionflowOperator):
     """Split the metadata (target / train / extended_targets) and write shards; returns shard specs."""
 
-    template_fields: Sequence[str] = ("output_root", "splits", "train_size")
+    template_fields: Sequence[str] = ("output_root", "splits", "train_size", "min_shard", "parallelism")
 
-    def __init__(self, *, output_root: str, splits: Any, train_size: Any, min_shard: int = 1000,
-                 aws_conn_id: str = "aws_default", **kwargs):
+    def __init__(self, *, output_root: str, splits: Any, train_size: Any, min_shard: Any = 1000,
+                 parallelism: Any = 1, aws_conn_id: str = "aws_default", **kwargs):
         super().__init__(**kwargs)
         self.output_root, self.splits, self.train_size = output_root, splits, train_size
-        self.min_shard, self.aws_conn_id = min_shard, aws_conn_id
+        self.min_shard, self.parallelism, self.aws_conn_id = min_shard, parallelism, aws_conn_id
 
     def run(self, context) -> list[dict]:
         from include.visionflow.datasets import openimages as oi
 
         storage = storage_for(self.output_root, self.aws_conn_id)
         specs = oi.plan_shards(storage, work_key(context["run_id"]), list(self.splits), int(self.train_size),
-                               self.min_shard)
+                               int(self.min_shard), int(self.parallelism))
         self.log.info("%s shards: %s", len(specs), {s: sum(x.count for x in specs if x.label == s)
                                                      for s in self.splits})
         return [s.to_xcom() for s in specs]
