@@ -216,7 +216,7 @@ def reference_crawls(sample_source, root: Path) -> dict[str, bytes]:
     import gzip
 
     from include.visionflow.datasets.flickr import DayLayout, crawl_day
-    from include.visionflow.sources.flickr import FlickrClient, FlickrConfig
+    from include.visionflow.sources.flickr_api import FlickrClient, FlickrConfig
     from include.visionflow.storage import open_storage
 
     config = FlickrConfig(api_key=fa.API_KEY, endpoint=sample_source.urls["flickr_endpoint"], requests_per_hour=1e7)

@@ -8,7 +8,7 @@ import threading
 from include.sample_source import flickr_api as fa
 from include.visionflow.datasets.flickr import crawl_day
 from include.visionflow.fetch.limit import SharedRateLimiter, budget_name
-from include.visionflow.sources.flickr import FlickrClient, FlickrConfig
+from include.visionflow.sources.flickr_api import FlickrClient, FlickrConfig
 from include.visionflow.storage import open_storage
 
 DAYS = (fa.DENSE_DAY, "2021-06-05")
