@@ -1,27 +1,29 @@
 """One Flickr key, one budget, however many crawl tasks run: two days crawled at the same time by clients
-that share nothing but a Redis server stay under the emulator's metered rate (no 429 at all), and the
-requests of both together keep to the key's requests per hour."""
+that share nothing but a Redis server (a cluster) or a lock file (one machine) stay under the emulator's
+metered rate (no 429 at all), and the requests of both together keep to the key's requests per hour."""
 from __future__ import annotations
 
 import threading
 
+import pytest
+
 from include.sample_source import flickr_api as fa
 from include.visionflow.datasets.flickr import crawl_day
-from include.visionflow.fetch.limit import SharedRateLimiter, budget_name
+from include.visionflow.fetch.limit import FileRateLimiter, SharedRateLimiter, budget_name
 from include.visionflow.sources.flickr_api import FlickrClient, FlickrConfig
 from include.visionflow.storage import open_storage
 
 DAYS = (fa.DENSE_DAY, "2021-06-05")
 
 
-def crawl_concurrently(sample_source, redis_url: str, root) -> dict[str, int]:
+def crawl_concurrently(sample_source, make_limiter, root) -> dict[str, int]:
     config = FlickrConfig(api_key=fa.METERED_KEY, endpoint=sample_source.urls["flickr_endpoint"],
                           requests_per_hour=fa.METERED_PER_HOUR)
     results, errors = {}, []
 
     def crawl(day: str) -> None:
         # Its own client, limiter and Redis connection: what a second worker process would have.
-        limiter = SharedRateLimiter(redis_url, "flickr:" + budget_name(config.api_key), config.requests_per_hour)
+        limiter = make_limiter(budget_name(config.api_key), config.requests_per_hour)
         try:
             results[day] = crawl_day(FlickrClient(config, limiter=limiter), open_storage(str(root)), day).rows
         except Exception as err:  # noqa: BLE001 - reported by the assertion below
@@ -36,9 +38,15 @@ def crawl_concurrently(sample_source, redis_url: str, root) -> dict[str, int]:
     return results
 
 
-def test_two_crawls_share_one_budget(sample_source, redis_url, tmp_path):
+@pytest.mark.parametrize("shared_through", ["redis", "lock file"])
+def test_two_crawls_share_one_budget(sample_source, redis_url, tmp_path, shared_through):
+    def make_limiter(name: str, per_hour: float):
+        if shared_through == "redis":
+            return SharedRateLimiter(redis_url, name, per_hour)
+        return FileRateLimiter(tmp_path / "budgets" / name, per_hour)
+
     refused_before, seen_before = fa.STATE.metered_refused, len(fa.STATE.metered_times)
-    rows = crawl_concurrently(sample_source, redis_url, tmp_path)
+    rows = crawl_concurrently(sample_source, make_limiter, tmp_path / "out")
     assert all(n > 0 for n in rows.values()), rows
 
     assert fa.STATE.metered_refused == refused_before, "the emulator refused requests: budget exceeded"

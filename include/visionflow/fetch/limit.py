@@ -1,10 +1,12 @@
-"""Rate and concurrency limits: per process (threads of one worker), or shared through Redis (every
-worker of a cluster, for a budget such as an API key's requests per hour)."""
+"""Rate and concurrency limits: per process (threads of one worker), shared by the processes of one machine
+(a lock file), or shared by every worker of a cluster (Redis), for a budget such as an API key's requests
+per hour."""
 from __future__ import annotations
 
 import threading
 import time
 from collections import defaultdict
+from pathlib import Path
 
 
 class RateLimiter:
@@ -106,3 +108,44 @@ def budget_name(*parts: str) -> str:
     import hashlib
 
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
+
+
+class FileRateLimiter:
+    """``SharedRateLimiter`` for the processes of one machine (LocalExecutor) without Redis: the same GCRA,
+    its arrival time kept in a small file under an exclusive ``flock``."""
+
+    def __init__(self, path: str | Path, per_hour: float, burst: int = 1):
+        if per_hour <= 0:
+            raise ValueError(f"requests per hour must be positive, got {per_hour}")
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.interval = 3600.0 / per_hour
+        self.burst = max(1, burst)
+
+    def _try(self) -> float:
+        import fcntl
+
+        with open(self.path, "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            fh.seek(0)
+            now = time.time()
+            try:
+                tat = max(float(fh.read() or 0), now)
+            except ValueError:  # a torn write from a killed process: start afresh
+                tat = now
+            wait = tat + self.interval - now - self.interval * self.burst
+            if wait <= 0:
+                fh.seek(0)
+                fh.truncate()
+                fh.write(repr(tat + self.interval))
+                fh.flush()
+            return max(0.0, wait)
+
+    def acquire(self) -> float:
+        waited = 0.0
+        while True:
+            wait = self._try()
+            if wait <= 0:
+                return waited
+            time.sleep(wait)
+            waited += wait

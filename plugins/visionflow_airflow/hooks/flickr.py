@@ -7,8 +7,8 @@ requests, ``oauth_token``, ``oauth_token_secret`` and ``api_secret``.
 
 The budget holds for the key as a whole, across workers and hosts, when a Redis server is reachable: extra
 ``rate_limit_redis`` (a ``redis://`` URL), else ``VISIONFLOW_RATE_LIMIT_REDIS``, else the Celery broker when
-it is Redis. Without one (a single LocalExecutor machine) the limiter is per process: keep the ``flickr_api``
-pool at one slot there.
+it is Redis. Without one the budget is shared by the processes of the machine through a lock file (one
+LocalExecutor machine); workers on several hosts need Redis.
 """
 from __future__ import annotations
 
@@ -78,15 +78,19 @@ class FlickrHook(BaseHook):
         return url if url.startswith(("redis://", "rediss://", "unix://")) else ""
 
     def limiter(self):
-        from include.visionflow.fetch.limit import RateLimiter, SharedRateLimiter, budget_name
+        import tempfile
+        from pathlib import Path
+
+        from include.visionflow.fetch.limit import FileRateLimiter, SharedRateLimiter, budget_name
 
         config = self.config
+        name = "flickr-" + budget_name(config.api_key)
         if not self.rate_limit_redis:
-            self.log.info("Flickr budget %s requests/hour, per process (no Redis configured)",
-                          config.requests_per_hour)
-            return RateLimiter(config.requests_per_hour)
-        shared = SharedRateLimiter(self.rate_limit_redis, "flickr:" + budget_name(config.api_key),
-                                   config.requests_per_hour)
+            path = Path(tempfile.gettempdir(), "visionflow-rate", name)
+            self.log.info("Flickr budget %s requests/hour, shared by this machine's tasks (%s; no Redis "
+                          "configured)", config.requests_per_hour, path)
+            return FileRateLimiter(path, config.requests_per_hour)
+        shared = SharedRateLimiter(self.rate_limit_redis, name, config.requests_per_hour)
         self.log.info("Flickr budget %s requests/hour, shared by every worker (%r)", config.requests_per_hour,
                       shared)
         return shared
