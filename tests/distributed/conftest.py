@@ -1,9 +1,15 @@
 """Private state on the machine's PostgreSQL and Redis for the distributed tests: a fresh database per test
 (dropped at the end) and a Redis db number claimed atomically (flushed at the end), so parallel runs of the
-suite on one machine never share a broker, a budget or a metadata database."""
+suite on one machine never share a broker, a budget or a metadata database. Where no Redis listens on 6379,
+a private ``redis-server`` is started on a free port."""
 from __future__ import annotations
 
 import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
 
 import pytest
 
@@ -31,23 +37,56 @@ def postgres_db():
         admin.close()
 
 
+def _listening(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(2)
+        return sock.connect_ex((host, port)) == 0
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """(host, port) of the machine's Redis, or of a private ``redis-server`` started on a free port when
+    none listens on 6379 (stopped at the end of the session)."""
+    if _listening(REDIS_HOST, REDIS_PORT) or not shutil.which("redis-server"):
+        yield REDIS_HOST, REDIS_PORT
+        return
+    with socket.socket() as sock:
+        sock.bind((REDIS_HOST, 0))
+        port = sock.getsockname()[1]
+    workdir = tempfile.mkdtemp(prefix="visionflow-redis-")
+    proc = subprocess.Popen(["redis-server", "--bind", REDIS_HOST, "--port", str(port), "--save", "",
+                             "--dir", workdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not _listening(REDIS_HOST, port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"redis-server did not start on {REDIS_HOST}:{port}")
+            time.sleep(0.2)
+        yield REDIS_HOST, port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 @pytest.fixture
-def redis_url():
-    """``redis://127.0.0.1:6379/<n>`` for an empty db this test alone holds (claimed with SET NX)."""
+def redis_url(redis_server):
+    """``redis://<host>:<port>/<n>`` for an empty db this test alone holds (claimed with SET NX)."""
     import redis
 
+    host, port = redis_server
     token = secrets.token_hex(8)
     for number in REDIS_DBS:
-        client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=number)
+        client = redis.Redis(host=host, port=port, db=number)
         if client.set(CLAIM, token, nx=True, ex=6 * 3600) and client.dbsize() == 1:
             break
         if client.get(CLAIM) == token.encode():
             client.delete(CLAIM)  # ours, but the db holds someone else's keys
         client.close()
     else:
-        pytest.fail(f"no free Redis db among {list(REDIS_DBS)} on {REDIS_HOST}:{REDIS_PORT}")
+        pytest.fail(f"no free Redis db among {list(REDIS_DBS)} on {host}:{port}")
     try:
-        yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{number}"
+        yield f"redis://{host}:{port}/{number}"
     finally:
         client.flushdb()
         client.close()
