@@ -2,7 +2,7 @@
 scheduler, dag-processor and TWO Celery workers (``--skip-serve-logs``, each reporting its own hostname
 through ``visionflow_airflow.hostname.worker_hostname``), every output on S3 (the sample source's moto).
 
-1. ``openimages_v4`` and two ``flickr_cc_crawl`` days are triggered through the REST API at once: the mapped
+1. ``openimages_v4`` and two ``flickr_cc_crawl`` days are triggered through the REST API: the mapped
    download shards run on both workers, the two crawls share the Flickr key's budget through Redis (the
    emulator's metered key refuses nothing), and the bucket holds exactly what a ``dag.test()`` run of the
    same conf and a plain engine crawl wrote.
@@ -248,13 +248,9 @@ def test_two_workers_then_a_worker_killed_mid_shard(tmp_path, postgres_db, redis
         print(f"cluster up in {time.monotonic() - started:.0f} s")
         refused_before = fa.STATE.metered_refused
 
-        # 1. openimages and two crawl days at once, through the REST API.
+        # 1. openimages, then two crawl days, through the REST API, all running at once.
         runs = {(OI, "both"): api.post(f"dags/{OI}/dagRuns", {"logical_date": None, "dag_run_id": "both",
                                                              "conf": oi_conf(slow_catalogue, f"{run_tag}/both")})}
-        for day in CRAWL_DAYS:
-            conf = {"date": day, "output_root": f"s3://{BUCKET}/{run_tag}/flickr"}
-            runs[(CRAWL, day)] = api.post(f"dags/{CRAWL}/dagRuns", {"logical_date": None, "dag_run_id": day,
-                                                                   "conf": conf})
         # The reference meanwhile, in this process: dag.test() (no executor) of the same conf, and the engine's crawl.
         monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", sample_source.s3.connection_json())
         monkeypatch.setenv("VISIONFLOW_THREADS", str(THREADS))
@@ -262,6 +258,13 @@ def test_two_workers_then_a_worker_killed_mid_shard(tmp_path, postgres_db, redis
 
         dag = DagBag(dag_folder=str(ap.ROOT / "dags" / "openimages.py")).dags[OI]
         assert dag.test(run_conf=oi_conf(slow_catalogue, f"{run_tag}/ref")).state == "success"
+        # The crawls go in once the four shards are queued: a worker holds at most `concurrency` unacked tasks
+        # (prefetch multiplier 1, late acks), so two slots each means both workers take shards.
+        ap.poll(lambda: shards_queued(api, procs), RUN_TIMEOUT, "the download shards to be queued", interval=1)
+        for day in CRAWL_DAYS:
+            conf = {"date": day, "output_root": f"s3://{BUCKET}/{run_tag}/flickr"}
+            runs[(CRAWL, day)] = api.post(f"dags/{CRAWL}/dagRuns", {"logical_date": None, "dag_run_id": day,
+                                                                   "conf": conf})
         crawled = reference_crawls(sample_source, tmp_path / "flickr-ref")
 
         states = {}
@@ -308,6 +311,12 @@ def test_two_workers_then_a_worker_killed_mid_shard(tmp_path, postgres_db, redis
         assert leftovers == []
     finally:
         procs.stop(grace=8)
+
+
+def shards_queued(api: ap.RestClient, procs: ap.Procs) -> bool:
+    procs.check_alive()
+    downloads = [t for t in api.task_instances(OI, "both") if t["task_id"] == "download"]
+    return len(downloads) == PARALLELISM and all(t["state"] in ("queued", "running", "success") for t in downloads)
 
 
 def half_written_shard(api: ap.RestClient, s3, prefix: str, hostnames: dict, procs: ap.Procs):
