@@ -121,26 +121,38 @@ def cluster_env(home: Path, api_port: int, db_url: str, broker: str, sample_sour
     })
 
 
-def start_cluster(procs: ap.Procs, env: dict, api_port: int, home: Path) -> tuple[ap.RestClient, dict]:
-    """Components up, both workers ready, DAGs parsed, the crawl pool wide enough for two days at once.
-    Returns the client and {task-instance hostname: worker name}."""
+def launch_cluster(procs: ap.Procs, env: dict, api_port: int, home: Path) -> dict[str, str]:
+    """Migrate, then start every component without waiting for them; returns {task hostname: worker}."""
     ap.run_airflow(["db", "migrate"], env, home / "logs" / "cli.log")
-    api = ap.start_components(procs, env, api_port, [], timeout=120)
+    procs.start_airflow("api-server", ["api-server", "--port", str(api_port)], env)
+    procs.start_airflow("scheduler", ["scheduler", "--skip-serve-logs"], env)
+    procs.start_airflow("dag-processor", ["dag-processor"], env)
     hostnames = {}
     for name in WORKERS:
         procs.start_airflow(f"worker-{name}", ["celery", "worker", "--skip-serve-logs", "--celery-hostname",
                                                f"{name}@%h", "--queues", env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"]],
                             {**env, "VISIONFLOW_WORKER_NAME": name})
         hostnames[f"{socket.getfqdn()}-{name}"] = name
+    return hostnames
+
+
+def cluster_ready(procs: ap.Procs, api_port: int) -> ap.RestClient:
+    """Once the api-server answers, both workers are ready and the DAGs parsed: a logged-in client, and the
+    crawl pool wide enough for two days at once."""
+    api = ap.RestClient(f"http://{ap.HOST}:{api_port}")
 
     def ready() -> bool:
         procs.check_alive()
         logs = [(procs.log_dir / f"worker-{n}.log").read_text(errors="replace") for n in WORKERS]
-        return all(" ready." in text for text in logs) and {OI, CRAWL} <= set(api.dags())
+        if not (all(" ready." in text for text in logs) and api.healthy()):
+            return False
+        if "Authorization" not in api.session.headers:
+            api.login()
+        return {OI, CRAWL} <= set(api.dags())
 
-    ap.poll(ready, 150, "two Celery workers and the parsed DAGs", interval=2)
+    ap.poll(ready, 240, "the api-server, two Celery workers and the parsed DAGs", interval=2)
     api.post("pools", {"name": "flickr_api", "slots": 4, "include_deferred": False})
-    return api, hostnames
+    return api
 
 
 def kill_tree(pid: int) -> None:
@@ -244,28 +256,30 @@ def test_two_workers_then_a_worker_killed_mid_shard(tmp_path, postgres_db, redis
     procs = ap.Procs(log_dir=tmp_path / "logs")
     try:
         started = time.monotonic()
-        api, hostnames = start_cluster(procs, env, api_port, tmp_path)
-        print(f"cluster up in {time.monotonic() - started:.0f} s")
-        refused_before = fa.STATE.metered_refused
-
-        # 1. openimages, then two crawl days, through the REST API, all running at once.
-        runs = {(OI, "both"): api.post(f"dags/{OI}/dagRuns", {"logical_date": None, "dag_run_id": "both",
-                                                             "conf": oi_conf(slow_catalogue, f"{run_tag}/both")})}
-        # The reference meanwhile, in this process: dag.test() (no executor) of the same conf, and the engine's crawl.
+        hostnames = launch_cluster(procs, env, api_port, tmp_path)
+        # The reference while the components start, in this process: dag.test() (no executor) of the same
+        # conf, and the engine's crawl of the two days.
         monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", sample_source.s3.connection_json())
         monkeypatch.setenv("VISIONFLOW_THREADS", str(THREADS))
         from airflow.dag_processing.dagbag import DagBag
 
         dag = DagBag(dag_folder=str(ap.ROOT / "dags" / "openimages.py")).dags[OI]
         assert dag.test(run_conf=oi_conf(slow_catalogue, f"{run_tag}/ref")).state == "success"
-        # The crawls go in once the four shards are queued: a worker holds at most `concurrency` unacked tasks
-        # (prefetch multiplier 1, late acks), so two slots each means both workers take shards.
+        crawled = reference_crawls(sample_source, tmp_path / "flickr-ref")
+        api = cluster_ready(procs, api_port)
+        print(f"cluster up in {time.monotonic() - started:.0f} s")
+        refused_before = fa.STATE.metered_refused
+
+        # 1. openimages, then two crawl days, through the REST API, all running at once. The crawls go in
+        # once the four shards are queued: a worker holds at most `concurrency` unacked tasks (prefetch
+        # multiplier 1, late acks), so with two slots each both workers take shards.
+        runs = {(OI, "both"): api.post(f"dags/{OI}/dagRuns", {"logical_date": None, "dag_run_id": "both",
+                                                             "conf": oi_conf(slow_catalogue, f"{run_tag}/both")})}
         ap.poll(lambda: shards_queued(api, procs), RUN_TIMEOUT, "the download shards to be queued", interval=1)
         for day in CRAWL_DAYS:
             conf = {"date": day, "output_root": f"s3://{BUCKET}/{run_tag}/flickr"}
             runs[(CRAWL, day)] = api.post(f"dags/{CRAWL}/dagRuns", {"logical_date": None, "dag_run_id": day,
                                                                    "conf": conf})
-        crawled = reference_crawls(sample_source, tmp_path / "flickr-ref")
 
         states = {}
         for (dag_id, run_id) in runs:
