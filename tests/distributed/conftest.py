@@ -1,9 +1,11 @@
 """Private state on the machine's PostgreSQL and Redis for the distributed tests: a fresh database per test
 (dropped at the end) and a Redis db number claimed atomically (flushed at the end), so parallel runs of the
 suite on one machine never share a broker, a budget or a metadata database. Where no Redis listens on 6379,
-a private ``redis-server`` is started on a free port."""
+a private ``redis-server`` is started on a free port, and likewise a private PostgreSQL cluster."""
 from __future__ import annotations
 
+import getpass
+import os
 import secrets
 import shutil
 import socket
@@ -20,17 +22,46 @@ REDIS_DBS = range(15, 7, -1)
 CLAIM = "visionflow-test-claim"
 
 
+@pytest.fixture(scope="session")
+def postgres_server():
+    """Connection kwargs of the machine's PostgreSQL, or of a private cluster (``initdb`` + ``pg_ctl`` on a
+    free port, run as the ``postgres`` user when the tests run as root) when none listens on 5432."""
+    if _listening(PG["host"], PG["port"]) or not (shutil.which("initdb") and shutil.which("pg_ctl")):
+        yield dict(PG)
+        return
+    with socket.socket() as sock:
+        sock.bind((PG["host"], 0))
+        port = sock.getsockname()[1]
+    workdir = tempfile.mkdtemp(prefix="visionflow-pg-")
+    data = os.path.join(workdir, "data")
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(workdir, "postgres")
+    user = "postgres" if as_user else getpass.getuser()
+    subprocess.run([*as_user, "initdb", "-D", data, "-U", user, "--auth", "trust"], check=True,
+                   stdout=subprocess.DEVNULL)
+    options = f"-c listen_addresses={PG['host']} -p {port} -k {workdir}"
+    subprocess.run([*as_user, "pg_ctl", "-D", data, "-o", options, "-l", os.path.join(workdir, "log"), "-w",
+                    "start"], check=True, stdout=subprocess.DEVNULL)
+    try:
+        yield {"host": PG["host"], "port": port, "user": user}
+    finally:
+        subprocess.run([*as_user, "pg_ctl", "-D", data, "-m", "fast", "-w", "stop"], stdout=subprocess.DEVNULL)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 @pytest.fixture
-def postgres_db():
+def postgres_db(postgres_server):
     import psycopg2
 
+    pg = postgres_server
     name = f"visionflow_ci_{secrets.token_hex(4)}"
-    admin = psycopg2.connect(dbname="postgres", **PG)
+    admin = psycopg2.connect(dbname="postgres", **pg)
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+        yield f"postgresql+psycopg2://{pg['user']}@{pg['host']}:{pg['port']}/{name}"
     finally:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
