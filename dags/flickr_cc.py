@@ -8,7 +8,8 @@ API key as password; budget `requests_per_hour` in the extra, default 3,600):
   photo uploaded that day (licences 1,2,3,4,5,6,9,10), each once, as Openverse image TSV v001 plus a bucket
   column in `<output_root>/meta/<day>/flickr_images_<day>.tsv.gz`, then a `done` marker (a done day is skipped
   unless `reprocess`). Queries never lose photos to the API's 4,000-result cap: a capped query continues from
-  its last upload time, and a second over the cap is split by licence. Runs in pool `flickr_api` (1 slot).
+  its last upload time, and a second over the cap is split by licence. Runs in pool `flickr_api`; the key's
+  budget is shared by every worker through Redis.
   Each crawled day is emitted as an asset through the alias `flickr_cc_day`.
 - **flickr_cc_subsets**: from every crawled day, `lists/flickr.tsv.gz` (`id \\t url \\t local_file`, shuffled,
   deterministic given `seed`), nested prefix subsets `lists/flickr-<N>M.tsv.gz` and `lists/MD5SUMS`.
@@ -95,6 +96,12 @@ with DAG(
                           description="Where images/<...> go (local or s3://); empty = output_root."),
         "short_side": Param(256, type="integer", minimum=16, maximum=4096, title="Short side",
                             description="Images are scaled (up or down) so the shorter side has this size."),
+        "parallelism": Param(4, type="integer", minimum=1, maximum=500, title="Parallelism",
+                             description="At least this many download shards when the list is long enough: "
+                                         "set it to the worker slots you have (Celery workers x concurrency)."),
+        "min_shard_rows": Param(1000, type="integer", minimum=1, title="Rows per shard",
+                                description="Lines per download shard, unless that leaves fewer shards than "
+                                            "parallelism (at most 500 shards)."),
         "quality": Param(75, type="integer", minimum=1, maximum=100, title="JPEG quality",
                          description="Quality of the stored JPEGs (75 is Pillow's default, as upstream)."),
         "fetch_deadline_s": Param(120, type="integer", minimum=5, maximum=3600, title="Fetch deadline (s)",
@@ -110,7 +117,8 @@ with DAG(
     **dag_kwargs(__doc__, ["flickr", "images", "download"]),
 ) as download_dag:
     root = "{{ params.output_root }}"
-    plan = PlanFlickrDownloadOperator(task_id="plan_shards", output_root=root, subset="{{ params.subset }}")
+    plan = PlanFlickrDownloadOperator(task_id="plan_shards", output_root=root, subset="{{ params.subset }}",
+                                      min_shard="{{ params.min_shard_rows }}", parallelism="{{ params.parallelism }}")
     download = DownloadFlickrShardOperator.partial(
         task_id="download", output_root=root, root_dir="{{ params.root_dir }}",
         short_side="{{ params.short_side }}", quality="{{ params.quality }}", max_active_tis_per_dag=4,

@@ -60,6 +60,13 @@ with DAG(
                           description="Sync train_*.tar.gz and validation.tar.gz and convert them to zips."),
         "tarball_glob": Param(["train_*.tar.gz", "validation.tar.gz"], type="array", items={"type": "string"},
                               title="Tarball globs", description="Which tarballs under tar/ to sync."),
+        "parallelism": Param(4, type="integer", minimum=1, maximum=400, title="Parallelism",
+                             description="At least this many download shards per split when there are rows "
+                                         "enough: set it to the worker slots you have (Celery workers x "
+                                         "concurrency), so a small input still uses every worker."),
+        "min_shard_rows": Param(1000, type="integer", minimum=1, title="Rows per shard",
+                                description="Rows per download shard, unless that leaves fewer shards than "
+                                            "parallelism; a split is cut into at most 400 // splits shards."),
         "fetch_deadline_s": Param(120, type="integer", minimum=5, maximum=3600, title="Fetch deadline (s)",
                                   description="Total time for one image: every connect, read and retry. "
                                               "A slower image ends with reason timeout."),
@@ -80,6 +87,7 @@ with DAG(
     )
     plan = PlanOpenImagesShardsOperator(
         task_id="plan_shards", output_root=root, splits="{{ params.splits }}", train_size="{{ params.train_size }}",
+        min_shard="{{ params.min_shard_rows }}", parallelism="{{ params.parallelism }}",
     )
     download = DownloadOpenImagesShardOperator.partial(
         task_id="download", output_root=root, thumbnail_size="{{ params.thumbnail_size }}",

@@ -37,6 +37,12 @@ API_KEY = "vf-sample-flickr-key-4b1d9e"
 LIMITED_KEY = "vf-sample-flickr-limited-key"
 LIMITED_KEY_2 = "vf-sample-flickr-limited-key-2"  # a second one, so two tests never share a budget
 LIMITED_BUDGET = 3  # requests per hour for the limited keys, so tests see a 429 at once
+# A key metered like a real one but at a rate a test can reach in seconds: 3 requests/s (10,800 per hour)
+# with a burst of 2; faster callers get 429 + Retry-After. Two crawls with per-process limiters at the full
+# budget each send twice that.
+METERED_KEY = "vf-sample-flickr-metered-key"
+METERED_PER_HOUR = 10_800
+METERED_BURST = 2
 CAP = 4000
 MAX_PER_PAGE = 500
 SMALL_DAYS = {"2021-06-01": 120, "2021-06-02": 480, "2021-06-03": 500, "2021-06-04": 1337, "2021-06-05": 3999}
@@ -164,6 +170,9 @@ class ApiState:
     by_method: dict[str, int] = field(default_factory=dict)
     signed: int = 0
     limited: dict[str, list[float]] = field(default_factory=dict)
+    metered_tat: float = 0.0  # GCRA: theoretical arrival time of the metered key's next request
+    metered_times: list[float] = field(default_factory=list)  # monotonic arrival of each accepted request
+    metered_refused: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -223,6 +232,21 @@ def _rate_limited(key: str) -> Response | None:
     return None
 
 
+def _metered(key: str) -> Response | None:
+    if key != METERED_KEY:
+        return None
+    interval = 3600 / METERED_PER_HOUR
+    now = time.monotonic()
+    with STATE.lock:
+        tat = max(STATE.metered_tat, now)
+        if tat + interval - now > interval * METERED_BURST:
+            STATE.metered_refused += 1
+            return Response(429, b"Too Many Requests", headers={"Retry-After": "1"}, content_type="text/plain")
+        STATE.metered_tat = tat + interval
+        STATE.metered_times.append(now)
+    return None
+
+
 def _key_of(req: Request) -> tuple[str, bool]:
     """The API key, and whether the request carries an OAuth 1.0a signature (header or query)."""
     auth = req.headers.get("Authorization", "") or req.headers.get("authorization", "")
@@ -250,10 +274,10 @@ def rest(cat: Catalogue, req: Request) -> Response:
         STATE.requests += 1
         STATE.by_method[method] = STATE.by_method.get(method, 0) + 1
         STATE.signed += int(signed)
-    limited = _rate_limited(key)
+    limited = _rate_limited(key) or _metered(key)
     if limited is not None:
         return limited
-    if key not in (API_KEY, LIMITED_KEY, LIMITED_KEY_2):
+    if key not in (API_KEY, LIMITED_KEY, LIMITED_KEY_2, METERED_KEY):
         return _fail(100, "Invalid API Key (Key has invalid format)")
     if method == "flickr.photos.search":
         return search(cat, req)

@@ -90,9 +90,13 @@ def work_rel(family: str, key: str) -> str:
     return f"_work/{family}/" + re.sub(r"[^A-Za-z0-9_.-]+", "_", key)
 
 
-def rows_per_shard(total: int, minimum: int = 1000, max_shards: int = MAX_SHARDS) -> int:
-    """The smallest shard size >= ``minimum`` that keeps the map under ``max_shards``."""
-    return max(minimum, math.ceil(total / max_shards)) if total else minimum
+def rows_per_shard(total: int, minimum: int = 1000, max_shards: int = MAX_SHARDS, parallelism: int = 1) -> int:
+    """The smallest shard size >= ``minimum`` that keeps the map under ``max_shards``; smaller shards when
+    that would leave fewer than ``parallelism`` shards, so a small input still keeps every worker busy."""
+    if not total:
+        return max(1, minimum)
+    per_shard = min(max(1, minimum), math.ceil(total / max(1, parallelism)))
+    return max(per_shard, math.ceil(total / max_shards))
 
 
 def open_text(path: str | Path) -> io.TextIOBase:

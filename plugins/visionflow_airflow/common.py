@@ -1,15 +1,19 @@
 """Pieces every visionflow DAG shares: default task arguments and storage from an output root."""
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any, Sequence
 
 OWNER = "visionflow"
 
 
-def default_args(retries: int = 2, retry_delay: timedelta = timedelta(seconds=30)) -> dict:
+def default_args(retries: int = 2, retry_delay: timedelta | None = None) -> dict:
     """Retries with exponential backoff for every task; item failures never fail a task, so a retry
-    means an infrastructure problem (network, storage) worth another try."""
+    means an infrastructure problem (network, storage) worth another try. The first delay is 30 s, or
+    ``VISIONFLOW_RETRY_DELAY_S`` seen by the dag-processor (a cluster that replaces lost workers fast)."""
+    if retry_delay is None:
+        retry_delay = timedelta(seconds=float(os.environ.get("VISIONFLOW_RETRY_DELAY_S") or 30))
     return {
         "owner": OWNER,
         "retries": retries,

@@ -75,3 +75,85 @@ def test_image_and_requirements_pin_the_same_airflow():
     reqs = (ROOT / "requirements.txt").read_text()
     assert re.search(r"^apache-airflow\[[^\]]*celery[^\]]*\]==3\.3\.2$", reqs, re.M)
     assert re.search(r"^celery\[redis\][^\n]*<5\.7", reqs, re.M)
+
+
+# -- the compose file against the Compose Specification, and its secrets ------------------------------------
+SCHEMA = Path(__file__).parent / "data" / "compose-spec.json"
+SECRETS = ("AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY", "AIRFLOW_ADMIN_PASSWORD",
+           "POSTGRES_PASSWORD", "REDIS_PASSWORD", "MINIO_ROOT_PASSWORD", "MINIO_ROOT_USER")
+VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
+
+
+def env_example() -> dict[str, str]:
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    """What `docker compose config` does to ${VAR}, ${VAR:-default} and ${VAR:?error}; a required variable
+    missing from ``env`` is an error naming it, as compose reports it."""
+    def value(match: re.Match) -> str:
+        name, op, arg = match.group(1), match.group(2), match.group(3)
+        if env.get(name):
+            return env[name]
+        if op and op.endswith("?"):
+            raise KeyError(f"required variable {name} is missing a value: {arg}")
+        return arg if op else ""
+
+    return VARIABLE.sub(value, text).replace("$$", "$")
+
+
+def validate(document: dict) -> None:
+    import json
+
+    import jsonschema
+
+    jsonschema.Draft7Validator(json.loads(SCHEMA.read_text())).validate(document)
+
+
+def test_compose_file_follows_the_compose_specification(compose):
+    validate(compose)
+    validate(yaml.safe_load(interpolate((ROOT / "docker-compose.yaml").read_text(), env_example())))
+
+
+def test_compose_refuses_to_start_without_the_secrets():
+    text = (ROOT / "docker-compose.yaml").read_text()
+    used = {m.group(1) for m in VARIABLE.finditer(text)}
+    assert set(SECRETS) <= used
+    for match in VARIABLE.finditer(text):
+        if match.group(1) in SECRETS:
+            assert match.group(2) == ":?", f"{match.group(0)}: a secret must be required, never defaulted"
+    with pytest.raises(KeyError, match="POSTGRES_PASSWORD"):
+        interpolate(text, {k: v for k, v in env_example().items() if k != "POSTGRES_PASSWORD"})
+    assert "FERNET_KEY: ''" not in text and "admin:admin@" not in text and "airflow:airflow@" not in text
+    assert set(used) <= set(env_example()) | {"AIRFLOW_PROJ_DIR"}, "document every variable in .env.example"
+
+
+def test_env_example_holds_no_working_secret():
+    example = env_example()
+    for name in SECRETS[:-1]:
+        assert "change-me" in example[name], f"{name} in .env.example must be a placeholder"
+    init = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())["services"]["airflow-init"]["command"][1]
+    assert "change-me" in init and "AIRFLOW_FERNET_KEY" in init  # airflow-init refuses placeholders
+    assert re.search(r"^\.env$", (ROOT / ".gitignore").read_text(), re.M)
+
+
+def test_compose_has_minio_with_its_bucket_and_the_connection(compose):
+    services = compose["services"]
+    assert {"minio", "minio-init", "airflow-triggerer"} <= set(services)
+    assert "mc mb --ignore-existing" in services["minio-init"]["command"][1]
+    assert services["minio-init"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    env = services["airflow-worker"]["environment"]
+    conn = env["AIRFLOW_CONN_AWS_DEFAULT"]
+    assert '"endpoint_url": "http://minio:9000"' in conn and "MINIO_ROOT_PASSWORD" in conn
+    assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://:${REDIS_PASSWORD")
+    assert services["airflow-worker"]["depends_on"]["minio-init"]["condition"] == "service_completed_successfully"
+    assert "--requirepass" in " ".join(services["redis"]["command"])
+
+
+def test_init_creates_the_flickr_pool(compose):
+    import json
+
+    init = compose["services"]["airflow-init"]["command"][1]
+    assert "airflow pools import /opt/airflow/include/pools.json" in init
+    assert json.loads((ROOT / "include" / "pools.json").read_text())["flickr_api"]["slots"] >= 2

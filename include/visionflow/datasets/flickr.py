@@ -8,7 +8,7 @@ Layout under the output root::
     lists/flickr.tsv.gz, lists/flickr-<N>M.tsv.gz, lists/MD5SUMS     (flickr_subsets.py)
     lists/<subset stem>.memmap                           S120 entries, one per list line, in order
     <root_dir>/<local_file>                              downloaded JPEGs, short side 256, named as listed
-    _work/flickr_download/<subset stem>/{shards,manifests}/  download shards and their status rows
+    _work/flickr_download/<subset stem>/rows<N>/{shards,manifests}/  download shards (N rows each), status rows
 
 Upstream's loader renamed ``.jpg`` to ``-256p.jpg`` while the downloader kept the listed name (formats.md
 §1.6.7); here the file is always exactly ``local_file``, and the memmap holds the same string.
@@ -185,15 +185,17 @@ def count_lines(storage: Storage, rel: str) -> int:
 
 
 
-def plan_download(storage: Storage, subset: str) -> list[ShardSpec]:
-    """Cut ``lists/<subset>`` into Parquet shards under ``_work/flickr_download/<stem>/`` (stable across runs)."""
+def plan_download(storage: Storage, subset: str, min_shard: int = 1000, parallelism: int = 1) -> list[ShardSpec]:
+    """Cut ``lists/<subset>`` into Parquet shards under ``_work/flickr_download/<stem>/`` (stable across runs),
+    at least ``parallelism`` of them when the list is long enough, else of ``min_shard`` rows."""
     rel = f"lists/{subset}"
     if not storage.exists(rel):
         raise BadInputError(f"list {storage.uri(rel)} does not exist; run flickr_cc_subsets first")
     total = count_lines(storage, rel)
-    work = work_rel("flickr_download", subset_stem(subset))
-    specs = write_shards(storage, work, iter_list(storage, rel), rows_per_shard(total), LIST_COLUMNS,
-                         label=subset_stem(subset))
+    per_shard = rows_per_shard(total, min_shard, parallelism=parallelism)
+    # A done shard is skipped by id: another cut of the same list must not meet this cut's stats files.
+    work = work_rel("flickr_download", f"{subset_stem(subset)}/rows{per_shard}")
+    specs = write_shards(storage, work, iter_list(storage, rel), per_shard, LIST_COLUMNS, label=subset_stem(subset))
     log.info("%s: %s lines in %s shard(s)", rel, total, len(specs))
     return specs
 

@@ -188,8 +188,9 @@ def _candidates(path: Path, targets: np.ndarray) -> Iterator[dict]:
 
 
 def plan_shards(storage: Storage, work_rel: str, splits: list[str], train_size: int,
-                min_shard: int = 1000) -> list[ShardSpec]:
-    """Split the metadata and write shards for the requested splits; two streaming passes."""
+                min_shard: int = 1000, parallelism: int = 1) -> list[ShardSpec]:
+    """Split the metadata and write shards for the requested splits; two streaming passes. Each split gets
+    at least ``parallelism`` shards when it has rows enough, else shards of ``min_shard`` rows."""
     unknown = [s for s in splits if s not in SPLITS]
     if unknown or not splits:
         raise BadInputError(f"splits {splits!r}: choose one or more of {list(SPLITS)}")
@@ -204,7 +205,8 @@ def plan_shards(storage: Storage, work_rel: str, splits: list[str], train_size: 
         specs: list[ShardSpec] = []
         for split in splits:
             rows = _split_rows(_candidates(meta, targets), split, train_size)
-            per_shard = rows_per_shard(counts[split], min_shard, max_shards=400 // len(splits))
+            per_shard = rows_per_shard(counts[split], min_shard, max_shards=400 // len(splits),
+                                       parallelism=parallelism)
             specs += write_shards(storage, f"{work_rel}/{split}", rows, per_shard, SHARD_COLUMNS + ["split"],
                                   label=split, first_id=len(specs))
     return specs

@@ -84,18 +84,21 @@ class PlanFlickrDownloadOperator(VisionflowOperator):
     """Cut ``lists/<subset>`` into shards; returns the shard specs to map over.
 
     :param subset: list file name under ``lists/`` (templated)
+    :param min_shard: rows per shard unless that leaves fewer than ``parallelism`` shards (templated)
+    :param parallelism: shards to make at least, when the list has rows enough (templated)
     """
 
-    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "subset")
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "subset", "min_shard", "parallelism")
 
-    def __init__(self, *, subset: str, **kwargs):
+    def __init__(self, *, subset: str, min_shard: Any = 1000, parallelism: Any = 1, **kwargs):
         super().__init__(**kwargs)
-        self.subset = subset
+        self.subset, self.min_shard, self.parallelism = subset, min_shard, parallelism
 
     def run(self, context) -> list[dict]:
         from include.visionflow.datasets.flickr import plan_download
 
-        specs = plan_download(self.storage(), str(self.subset))
+        specs = plan_download(self.storage(), str(self.subset), as_int(self.min_shard, "min_shard_rows", 1000),
+                              as_int(self.parallelism, "parallelism", 1))
         return [s.to_xcom() for s in specs]
 
 

@@ -37,11 +37,13 @@ class FetchOpenImagesMetadataOperator(VisionflowOperator):
 class PlanOpenImagesShardsOperator(VisionflowOperator):
     """Split the metadata (target / train / extended_targets) and write shards; returns shard specs."""
 
-    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "splits", "train_size")
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "splits", "train_size", "min_shard",
+                                      "parallelism")
 
-    def __init__(self, *, splits: Any, train_size: Any, min_shard: int = 1000, **kwargs):
+    def __init__(self, *, splits: Any, train_size: Any, min_shard: Any = 1000, parallelism: Any = 1, **kwargs):
         super().__init__(**kwargs)
-        self.splits, self.train_size, self.min_shard = splits, train_size, min_shard
+        self.splits, self.train_size = splits, train_size
+        self.min_shard, self.parallelism = min_shard, parallelism
 
     def run(self, context) -> list[dict]:
         from include.visionflow.datasets import openimages as oi
@@ -50,7 +52,8 @@ class PlanOpenImagesShardsOperator(VisionflowOperator):
         storage = self.storage()
         splits = as_list(self.splits)
         specs = oi.plan_shards(storage, work_rel("openimages", context["run_id"]), splits,
-                               as_int(self.train_size, "train_size"), self.min_shard)
+                               as_int(self.train_size, "train_size"), as_int(self.min_shard, "min_shard_rows", 1000),
+                               as_int(self.parallelism, "parallelism", 1))
         self.log.info("%s shards under %s: %s", len(specs), storage.uri(work_rel("openimages", context["run_id"])),
                       {s: sum(x.count for x in specs if x.label == s) for s in splits})
         return [s.to_xcom() for s in specs]
