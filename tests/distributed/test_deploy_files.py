@@ -78,7 +78,6 @@ def test_image_and_requirements_pin_the_same_airflow():
 
 
 # -- the compose file against the Compose Specification, and its secrets ------------------------------------
-SCHEMA = Path(__file__).parent / "data" / "compose-spec.json"
 SECRETS = ("AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY", "AIRFLOW_ADMIN_PASSWORD",
            "POSTGRES_PASSWORD", "REDIS_PASSWORD", "MINIO_ROOT_PASSWORD", "MINIO_ROOT_USER")
 VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
@@ -104,16 +103,22 @@ def interpolate(text: str, env: dict[str, str]) -> str:
 
 
 def validate(document: dict) -> None:
-    import json
-
     import jsonschema
 
-    jsonschema.Draft7Validator(json.loads(SCHEMA.read_text())).validate(document)
+    from tests.distributed.compose_schema import COMPOSE_SCHEMA
+
+    jsonschema.Draft7Validator(COMPOSE_SCHEMA).validate(document)
 
 
 def test_compose_file_follows_the_compose_specification(compose):
     validate(compose)
-    validate(yaml.safe_load(interpolate((ROOT / "docker-compose.yaml").read_text(), env_example())))
+    document = yaml.safe_load(interpolate((ROOT / "docker-compose.yaml").read_text(), env_example()))
+    validate(document)
+    import jsonschema
+
+    typo = {**document, "services": {**document["services"], "broken": {"image": "x", "healtcheck": {}}}}
+    with pytest.raises(jsonschema.ValidationError, match="healtcheck"):
+        validate(typo)  # the schema is strict: a misspelt key fails as compose would
 
 
 def test_compose_refuses_to_start_without_the_secrets():
