@@ -1,0 +1,268 @@
+"""The CLIP image datasets of the XTune guide (seed 001, formats.md 4.1): fetch and annotate.
+
+:func:`fetch` brings each dataset's archives and annotation files into ``<data_root>/<layout root>/``:
+archives are downloaded (resumable, checked against ``checksums.json``) into ``<data_root>/_downloads/`` or
+used in place when given as local paths, and extracted safely and atomically (:mod:`extract`); a folder or
+file that is already in place is kept, so a prepared ``data_root`` needs no URL at all. :func:`annotate`
+then makes what can be derived: Caltech101's split, mini-ImageNet's ``classnames.txt``, COCO's
+``captions_train.json``, the Flickr JSON names without the guide's doubled ``.json.json``. Checking every
+image and the layout report are in :mod:`include.visionflow.datasets.clip_check`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from include.visionflow.archives import find_members
+from include.visionflow.downloads import obtain, verify
+from include.visionflow.errors import BadInputError
+from include.visionflow.extract import extract, folder_holding, folder_named
+from include.visionflow.formats import clip as fmt
+
+log = logging.getLogger(__name__)
+
+COCO = "http://images.cocodataset.org"
+SFR = "https://storage.googleapis.com/sfr-vision-language-research/datasets/"
+MAX_JSON_BYTES = 1 << 30
+OFFICIAL = {
+    "caltech101": {"archive_url": "https://data.caltech.edu/records/mzrjq-6wc02/files/caltech-101.zip"},
+    "mscoco2014": {"archive_url": f"{COCO}/zips/train2014.zip", "val_archive_url": f"{COCO}/zips/val2014.zip",
+                   "annotations_url": f"{COCO}/annotations/annotations_trainval2014.zip", "karpathy_url": SFR},
+    "flickr30k": {"annotations_url": SFR},
+}
+WHERE = {  # inputs with no plain download: where a user gets them
+    ("mini_imagenet", "archive_url"): "https://yaoyaoliu.web.illinois.edu/projects/mtl/download/ (a tar or "
+                                      "zip holding train/, val/, test/)",
+    ("flickr30k", "archive_url"): "https://www.kaggle.com/datasets/eeshawn/flickr30k (the images zip)",
+    ("flickr5k", "archive_url"): "https://www.kaggle.com/datasets/wangjilong/self-data (the images zip)",
+    ("flickr5k", "annotations_url"): "https://www.kaggle.com/datasets/wangjilong/dataset-json (data/flickr5k/)",
+}
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where each input comes from: a URL or a local path; empty means the official default, if any."""
+
+    archive_url: str = ""
+    val_archive_url: str = ""
+    split_url: str = ""
+    classnames_url: str = ""
+    annotations_url: str = ""
+    karpathy_url: str = ""
+
+    def resolved(self, dataset: str) -> "Sources":
+        defaults = OFFICIAL.get(dataset, {})
+        return replace(self, **{f.name: (getattr(self, f.name) or "").strip() or defaults.get(f.name, "")
+                                for f in fields(self)})
+
+    def need(self, dataset: str, name: str) -> str:
+        value = getattr(self, name)
+        if not value:
+            where = WHERE.get((dataset, name), "its publisher")
+            raise BadInputError(f"{dataset} needs {name}: there is no plain download; get it from {where} and "
+                                f"pass its URL or local path as {name}")
+        return value
+
+
+def check_dataset(dataset: str) -> fmt.Tree:
+    if dataset not in fmt.LAYOUTS:
+        raise BadInputError(f"dataset must be one of {list(fmt.DATASETS)}, not {dataset!r}")
+    return fmt.LAYOUTS[dataset]
+
+
+def _archive(src: str, dataset: str, base: Path, what: str) -> Path:
+    return obtain(src, base / "_downloads" / dataset, what=f"{dataset} {what}")
+
+
+def _fetch_caltech(src: Sources, base: Path, root: Path) -> None:
+    images = root / fmt.CALTECH_IMAGES
+    if not images.exists():
+        archive = _archive(src.need("caltech101", "archive_url"), "caltech101", base, "archive_url")
+        if archive.name.endswith(".zip"):  # data.caltech.edu: the zip holds 101_ObjectCategories.tar.gz
+            unpacked = base / "_downloads" / "caltech101" / "caltech-101.unzipped"
+            extract(archive, unpacked, pick=folder_holding("101_ObjectCategories.tar.gz", what="Caltech101's zip"))
+            archive = unpacked / "101_ObjectCategories.tar.gz"
+            verify(archive)
+        extract(archive, images, pick=folder_named(fmt.CALTECH_IMAGES, "Caltech101's image tarball"))
+    if src.split_url and not (root / fmt.CALTECH_SPLIT).exists():
+        _copy_json(obtain(src.split_url, base / "_downloads" / "caltech101", what="caltech101 split_url"),
+                   root / fmt.CALTECH_SPLIT, dict)
+
+
+def _fetch_mini(src: Sources, base: Path, root: Path) -> None:
+    staged = root / ".splits"  # the complete, checked extraction; each split is renamed out of it
+    if staged.exists() or not (root / "train").exists():
+        if not staged.exists():
+            archive = _archive(src.need("mini_imagenet", "archive_url"), "mini_imagenet", base, "archive_url")
+            extract(archive, staged, pick=folder_holding(*fmt.SPLITS, what="mini-ImageNet"))
+        for split in fmt.SPLITS:
+            if not (root / split).exists():
+                (staged / split).rename(root / split)
+        shutil.rmtree(staged)
+    if src.classnames_url and not (root / "classnames.txt").exists():
+        path = obtain(src.classnames_url, base / "_downloads" / "mini_imagenet", what="classnames_url")
+        _write_atomic(root / "classnames.txt", path.read_bytes())
+
+
+def _fetch_coco(src: Sources, base: Path, root: Path) -> None:
+    for name, field in (("train2014", "archive_url"), ("val2014", "val_archive_url")):
+        if not (root / name).exists():
+            archive = _archive(src.need("mscoco2014", field), "mscoco2014", base, field)
+            extract(archive, root / name, pick=folder_named(name, f"COCO's {name}.zip"))
+    if not (root / "captions_train.json").exists():
+        _coco_captions(src.need("mscoco2014", "annotations_url"), base, root)
+    wanted = {f"coco_karpathy_{s}.json": f"coco_karpathy_{s}.json" for s in ("val", "test")}
+    _json_files(src.need("mscoco2014", "karpathy_url") if _absent(root, wanted) else "", wanted, base, root,
+                "mscoco2014", "karpathy_url")
+
+
+def _coco_captions(source: str, base: Path, root: Path) -> None:
+    """``captions_train.json`` given as such, or derived from ``captions_train2014.json`` (alone or in the
+    official annotations zip)."""
+    path = obtain(source, base / "_downloads" / "mscoco2014", what="mscoco2014 annotations_url")
+    if path.name.endswith(".json"):
+        data = _load_json(path.read_bytes(), path.name)
+    else:
+        found = find_members(path, lambda n: "captions" if n.endswith("captions_train2014.json") else None,
+                             MAX_JSON_BYTES)
+        if "captions" not in found:
+            raise BadInputError(f"{path.name} holds no annotations/captions_train2014.json; pass COCO's "
+                                "annotations_trainval2014.zip or a captions_train.json as annotations_url")
+        data = _load_json(found["captions"], "captions_train2014.json")
+    rows = data if isinstance(data, list) else fmt.captions_train(data)
+    _write_atomic(root / "captions_train.json", json.dumps(rows).encode())
+    log.info("captions_train.json: %s captions of %s images", len(rows), len({r["image_id"] for r in rows}))
+
+
+def _fetch_flickr(dataset: str, src: Sources, base: Path, root: Path) -> None:
+    images = root / f"{dataset}-images"
+    if not images.exists():
+        archive = _archive(src.need(dataset, "archive_url"), dataset, base, "archive_url")
+        extract(archive, images, pick=_jpeg_folder(dataset))
+    for path in sorted(root.glob("*.json.json")):  # the guide's names, placed by hand
+        target = root / fmt.flickr_json_name(path.name)
+        if target.exists():
+            raise BadInputError(f"both {path} and {target} exist; keep one")
+        path.rename(target)
+        log.info("renamed %s to %s (the loader reads single .json)", path.name, target.name)
+    wanted = {f"{dataset}_{s}.json": f"{dataset}_{s}.json" for s in fmt.SPLITS}
+    _json_files(src.need(dataset, "annotations_url") if _absent(root, wanted) else "", wanted, base, root, dataset,
+                "annotations_url")
+
+
+def _jpeg_folder(dataset: str):
+    """The images folder of a Flickr zip, whatever the uploader called it: the shallowest folder of JPEGs."""
+
+    def pick(tmp: Path) -> Path:
+        for folder in sorted([tmp, *tmp.rglob("*")], key=lambda p: (len(p.parts), str(p))):
+            if folder.is_dir() and not folder.is_symlink() and next(folder.glob("*.jpg"), None):
+                return folder
+        raise BadInputError(f"the {dataset} archive holds no folder of .jpg images")
+
+    return pick
+
+
+def _absent(root: Path, wanted: dict[str, str]) -> bool:
+    return any(not (root / target).exists() for target in wanted.values())
+
+
+def _json_files(source: str, wanted: dict[str, str], base: Path, root: Path, dataset: str, param: str) -> None:
+    """JSON files ``wanted`` (source name -> target name; ``.json.json`` accepted for each) from a folder URL,
+    a local folder or an archive, written under ``root`` unless already there."""
+    todo = {name: target for name, target in wanted.items() if not (root / target).exists()}
+    if not todo:
+        return
+    found: dict[str, bytes] = {}
+    if source.endswith("/") or Path(source).is_dir():
+        found = _from_folder(source, todo, base / "_downloads" / dataset)
+    else:
+        archive = obtain(source, base / "_downloads" / dataset, what=f"{dataset} {param}")
+        found = find_members(archive, lambda n: fmt.flickr_json_name(n.rsplit("/", 1)[-1]) if
+                             fmt.flickr_json_name(n.rsplit("/", 1)[-1]) in todo else None, MAX_JSON_BYTES)
+    missing = sorted(set(todo) - set(found))
+    if missing:
+        raise BadInputError(f"{dataset} {param} {source} lacks {missing}")
+    for name, data in found.items():
+        if not isinstance(_load_json(data, name), list):
+            raise BadInputError(f"{name} from {source} is not a JSON list of entries")
+        _write_atomic(root / todo[name], data)
+
+
+def _from_folder(folder: str, todo: dict[str, str], downloads: Path) -> dict[str, bytes]:
+    found = {}
+    for name in todo:
+        for candidate in (name, name + ".json"):  # the guide's doubled names
+            if "://" not in folder:
+                path = Path(folder, candidate)
+                if path.is_file():
+                    found[name] = path.read_bytes()
+                    break
+                continue
+            try:
+                found[name] = obtain(folder + candidate, downloads).read_bytes()
+                break
+            except BadInputError as err:
+                if "http_404" not in str(err):
+                    raise
+    return found
+
+
+def _load_json(data: bytes, name: str):
+    try:
+        return json.loads(data)
+    except ValueError as err:
+        raise BadInputError(f"{name} is not valid JSON ({err})") from None
+
+
+def _copy_json(path: Path, dest: Path, kind: type) -> None:
+    if not isinstance(_load_json(path.read_bytes(), path.name), kind):
+        raise BadInputError(f"{path.name} is not a JSON {kind.__name__}")
+    _write_atomic(dest, path.read_bytes())
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def fetch(dataset: str, data_root: str | Path, sources: Sources) -> dict:
+    """Archives and annotation inputs in place under ``<data_root>/<layout root>``; returns what is there."""
+    tree = check_dataset(dataset)
+    base = Path(data_root)
+    if str(data_root).startswith("s3://"):
+        raise BadInputError("data_root must be a local folder: the trainers read the images from disk")
+    root = base / tree.root
+    src = sources.resolved(dataset)
+    if dataset == "caltech101":
+        _fetch_caltech(src, base, root)
+    elif dataset == "mini_imagenet":
+        _fetch_mini(src, base, root)
+    elif dataset == "mscoco2014":
+        _fetch_coco(src, base, root)
+    else:
+        _fetch_flickr(dataset, src, base, root)
+    return {"root": str(root), "entries": sorted(p.name for p in root.iterdir() if not p.name.startswith("."))}
+
+
+def annotate(dataset: str, data_root: str | Path, seed: int = 1) -> dict:
+    """Derive the files the loaders need that were not given; returns their names."""
+    tree = check_dataset(dataset)
+    root = Path(data_root) / tree.root
+    made: list[str] = []
+    if dataset == "caltech101" and not (root / fmt.CALTECH_SPLIT).exists():
+        if not (root / fmt.CALTECH_IMAGES).is_dir():
+            raise BadInputError(f"{root / fmt.CALTECH_IMAGES} is missing; fetch the archive first")
+        split = fmt.caltech_split(root / fmt.CALTECH_IMAGES, seed)
+        fmt.write_json(root / fmt.CALTECH_SPLIT, split)
+        made.append(fmt.CALTECH_SPLIT)
+        log.info("generated %s with seed %s: %s", fmt.CALTECH_SPLIT, seed, {k: len(v) for k, v in split.items()})
+    if dataset == "mini_imagenet" and not (root / "classnames.txt").exists():
+        wnids = [p.name for s in fmt.SPLITS if (root / s).is_dir() for p in (root / s).iterdir() if p.is_dir()]
+        _write_atomic(root / "classnames.txt", fmt.classnames_text(wnids).encode())
+        made.append("classnames.txt")
+    return {"root": str(root), "made": made}
