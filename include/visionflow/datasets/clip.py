@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from include.visionflow.archives import find_members
-from include.visionflow.downloads import obtain, verify
+from include.visionflow.downloads import load_registry, obtain, verify
 from include.visionflow.errors import BadInputError
 from include.visionflow.extract import extract, folder_holding, folder_named
 from include.visionflow.formats import clip as fmt
@@ -52,6 +52,7 @@ class Sources:
     classnames_url: str = ""
     annotations_url: str = ""
     karpathy_url: str = ""
+    checksums_url: str = ""  # extra registry entries ({name: {md5|sha256}}), for mirrors and samples
 
     def resolved(self, dataset: str) -> "Sources":
         defaults = OFFICIAL.get(dataset, {})
@@ -73,84 +74,129 @@ def check_dataset(dataset: str) -> fmt.Tree:
     return fmt.LAYOUTS[dataset]
 
 
-def _archive(src: str, dataset: str, base: Path, what: str) -> Path:
-    return obtain(src, base / "_downloads" / dataset, what=f"{dataset} {what}")
+@dataclass(frozen=True)
+class _Fetch:
+    """One dataset's fetch: where things go and the checksum registry they are checked against."""
+
+    dataset: str
+    base: Path
+    root: Path
+    src: Sources
+    registry: dict
+
+    @property
+    def downloads(self) -> Path:
+        return self.base / "_downloads" / self.dataset
+
+    def obtain(self, param: str, required: bool = True) -> Path:
+        source = self.src.need(self.dataset, param) if required else getattr(self.src, param)
+        return obtain(source, self.downloads, registry=self.registry, what=f"{self.dataset} {param}")
+
+    def caltech(self) -> None:
+        images = self.root / fmt.CALTECH_IMAGES
+        if not images.exists():
+            archive = self.obtain("archive_url")
+            if archive.name.endswith(".zip"):  # data.caltech.edu: the zip holds 101_ObjectCategories.tar.gz
+                unpacked = self.downloads / "caltech-101.unzipped"
+                extract(archive, unpacked, pick=folder_holding("101_ObjectCategories.tar.gz",
+                                                               what="Caltech101's zip"))
+                archive = unpacked / "101_ObjectCategories.tar.gz"
+                verify(archive, registry=self.registry)
+            extract(archive, images, pick=folder_named(fmt.CALTECH_IMAGES, "Caltech101's image tarball"))
+        if self.src.split_url and not (self.root / fmt.CALTECH_SPLIT).exists():
+            _copy_json(self.obtain("split_url"), self.root / fmt.CALTECH_SPLIT, dict)
+
+    def mini_imagenet(self) -> None:
+        root = self.root
+        staged = root / ".splits"  # the complete, checked extraction; each split is renamed out of it
+        if staged.exists() or not (root / "train").exists():
+            if not staged.exists():
+                extract(self.obtain("archive_url"), staged, pick=folder_holding(*fmt.SPLITS, what="mini-ImageNet"))
+            for split in fmt.SPLITS:
+                if not (root / split).exists():
+                    (staged / split).rename(root / split)
+            shutil.rmtree(staged)
+        if self.src.classnames_url and not (root / "classnames.txt").exists():
+            _write_atomic(root / "classnames.txt", self.obtain("classnames_url").read_bytes())
+
+    def mscoco(self) -> None:
+        for name, param in (("train2014", "archive_url"), ("val2014", "val_archive_url")):
+            if not (self.root / name).exists():
+                extract(self.obtain(param), self.root / name, pick=folder_named(name, f"COCO's {name}.zip"))
+        if not (self.root / "captions_train.json").exists():
+            self.coco_captions()
+        self.json_files("karpathy_url", {f"coco_karpathy_{s}.json": f"coco_karpathy_{s}.json" for s in ("val", "test")})
+
+    def coco_captions(self) -> None:
+        """``captions_train.json`` given as such, or derived from ``captions_train2014.json`` (alone or in
+        the official annotations zip)."""
+        path = self.obtain("annotations_url")
+        if path.name.endswith(".json"):
+            data = _load_json(path.read_bytes(), path.name)
+        else:
+            found = find_members(path, lambda n: "captions" if n.endswith("captions_train2014.json") else None,
+                                 MAX_JSON_BYTES)
+            if "captions" not in found:
+                raise BadInputError(f"{path.name} holds no annotations/captions_train2014.json; pass COCO's "
+                                    "annotations_trainval2014.zip or a captions_train.json as annotations_url")
+            data = _load_json(found["captions"], "captions_train2014.json")
+        rows = data if isinstance(data, list) else fmt.captions_train(data)
+        _write_atomic(self.root / "captions_train.json", json.dumps(rows).encode())
+        log.info("captions_train.json: %s captions of %s images", len(rows), len({r["image_id"] for r in rows}))
+
+    def flickr(self) -> None:
+        images = self.root / f"{self.dataset}-images"
+        if not images.exists():
+            extract(self.obtain("archive_url"), images, pick=_jpeg_folder(self.dataset))
+        for path in sorted(self.root.glob("*.json.json")):  # the guide's names, placed by hand
+            target = self.root / fmt.flickr_json_name(path.name)
+            if target.exists():
+                raise BadInputError(f"both {path} and {target} exist; keep one")
+            path.rename(target)
+            log.info("renamed %s to %s (the loader reads single .json)", path.name, target.name)
+        self.json_files("annotations_url", {f"{self.dataset}_{s}.json": f"{self.dataset}_{s}.json"
+                                            for s in fmt.SPLITS})
+
+    def json_files(self, param: str, wanted: dict[str, str]) -> None:
+        """JSON lists ``wanted`` (source name -> target name; ``.json.json`` accepted for each) from a folder
+        URL, a local folder or an archive, written under ``root`` unless already there."""
+        todo = {name: target for name, target in wanted.items() if not (self.root / target).exists()}
+        if not todo:
+            return
+        source = self.src.need(self.dataset, param)
+        if source.endswith("/") or Path(source).is_dir():
+            found = self.from_folder(source, todo)
+        else:
+            found = find_members(self.obtain(param), lambda n: _wanted_json(n, todo), MAX_JSON_BYTES)
+        missing = sorted(set(todo) - set(found))
+        if missing:
+            raise BadInputError(f"{self.dataset} {param} {source} lacks {missing}")
+        for name, data in found.items():
+            if not isinstance(_load_json(data, name), list):
+                raise BadInputError(f"{name} from {source} is not a JSON list of entries")
+            _write_atomic(self.root / todo[name], data)
+
+    def from_folder(self, folder: str, todo: dict[str, str]) -> dict[str, bytes]:
+        found = {}
+        for name in todo:
+            for candidate in (name, name + ".json"):  # the guide's doubled names
+                if "://" not in folder:
+                    if Path(folder, candidate).is_file():
+                        found[name] = Path(folder, candidate).read_bytes()
+                        break
+                    continue
+                try:
+                    found[name] = obtain(folder + candidate, self.downloads, registry=self.registry).read_bytes()
+                    break
+                except BadInputError as err:
+                    if "http_404" not in str(err):
+                        raise
+        return found
 
 
-def _fetch_caltech(src: Sources, base: Path, root: Path) -> None:
-    images = root / fmt.CALTECH_IMAGES
-    if not images.exists():
-        archive = _archive(src.need("caltech101", "archive_url"), "caltech101", base, "archive_url")
-        if archive.name.endswith(".zip"):  # data.caltech.edu: the zip holds 101_ObjectCategories.tar.gz
-            unpacked = base / "_downloads" / "caltech101" / "caltech-101.unzipped"
-            extract(archive, unpacked, pick=folder_holding("101_ObjectCategories.tar.gz", what="Caltech101's zip"))
-            archive = unpacked / "101_ObjectCategories.tar.gz"
-            verify(archive)
-        extract(archive, images, pick=folder_named(fmt.CALTECH_IMAGES, "Caltech101's image tarball"))
-    if src.split_url and not (root / fmt.CALTECH_SPLIT).exists():
-        _copy_json(obtain(src.split_url, base / "_downloads" / "caltech101", what="caltech101 split_url"),
-                   root / fmt.CALTECH_SPLIT, dict)
-
-
-def _fetch_mini(src: Sources, base: Path, root: Path) -> None:
-    staged = root / ".splits"  # the complete, checked extraction; each split is renamed out of it
-    if staged.exists() or not (root / "train").exists():
-        if not staged.exists():
-            archive = _archive(src.need("mini_imagenet", "archive_url"), "mini_imagenet", base, "archive_url")
-            extract(archive, staged, pick=folder_holding(*fmt.SPLITS, what="mini-ImageNet"))
-        for split in fmt.SPLITS:
-            if not (root / split).exists():
-                (staged / split).rename(root / split)
-        shutil.rmtree(staged)
-    if src.classnames_url and not (root / "classnames.txt").exists():
-        path = obtain(src.classnames_url, base / "_downloads" / "mini_imagenet", what="classnames_url")
-        _write_atomic(root / "classnames.txt", path.read_bytes())
-
-
-def _fetch_coco(src: Sources, base: Path, root: Path) -> None:
-    for name, field in (("train2014", "archive_url"), ("val2014", "val_archive_url")):
-        if not (root / name).exists():
-            archive = _archive(src.need("mscoco2014", field), "mscoco2014", base, field)
-            extract(archive, root / name, pick=folder_named(name, f"COCO's {name}.zip"))
-    if not (root / "captions_train.json").exists():
-        _coco_captions(src.need("mscoco2014", "annotations_url"), base, root)
-    wanted = {f"coco_karpathy_{s}.json": f"coco_karpathy_{s}.json" for s in ("val", "test")}
-    _json_files(src.need("mscoco2014", "karpathy_url") if _absent(root, wanted) else "", wanted, base, root,
-                "mscoco2014", "karpathy_url")
-
-
-def _coco_captions(source: str, base: Path, root: Path) -> None:
-    """``captions_train.json`` given as such, or derived from ``captions_train2014.json`` (alone or in the
-    official annotations zip)."""
-    path = obtain(source, base / "_downloads" / "mscoco2014", what="mscoco2014 annotations_url")
-    if path.name.endswith(".json"):
-        data = _load_json(path.read_bytes(), path.name)
-    else:
-        found = find_members(path, lambda n: "captions" if n.endswith("captions_train2014.json") else None,
-                             MAX_JSON_BYTES)
-        if "captions" not in found:
-            raise BadInputError(f"{path.name} holds no annotations/captions_train2014.json; pass COCO's "
-                                "annotations_trainval2014.zip or a captions_train.json as annotations_url")
-        data = _load_json(found["captions"], "captions_train2014.json")
-    rows = data if isinstance(data, list) else fmt.captions_train(data)
-    _write_atomic(root / "captions_train.json", json.dumps(rows).encode())
-    log.info("captions_train.json: %s captions of %s images", len(rows), len({r["image_id"] for r in rows}))
-
-
-def _fetch_flickr(dataset: str, src: Sources, base: Path, root: Path) -> None:
-    images = root / f"{dataset}-images"
-    if not images.exists():
-        archive = _archive(src.need(dataset, "archive_url"), dataset, base, "archive_url")
-        extract(archive, images, pick=_jpeg_folder(dataset))
-    for path in sorted(root.glob("*.json.json")):  # the guide's names, placed by hand
-        target = root / fmt.flickr_json_name(path.name)
-        if target.exists():
-            raise BadInputError(f"both {path} and {target} exist; keep one")
-        path.rename(target)
-        log.info("renamed %s to %s (the loader reads single .json)", path.name, target.name)
-    wanted = {f"{dataset}_{s}.json": f"{dataset}_{s}.json" for s in fmt.SPLITS}
-    _json_files(src.need(dataset, "annotations_url") if _absent(root, wanted) else "", wanted, base, root, dataset,
-                "annotations_url")
+def _wanted_json(member: str, todo: dict[str, str]) -> str | None:
+    name = fmt.flickr_json_name(member.rsplit("/", 1)[-1])
+    return name if name in todo else None
 
 
 def _jpeg_folder(dataset: str):
@@ -165,49 +211,16 @@ def _jpeg_folder(dataset: str):
     return pick
 
 
-def _absent(root: Path, wanted: dict[str, str]) -> bool:
-    return any(not (root / target).exists() for target in wanted.values())
+def _extra_checksums(source: str) -> dict:
+    if "://" in source:
+        from include.visionflow.fetch.http import Fetcher
 
-
-def _json_files(source: str, wanted: dict[str, str], base: Path, root: Path, dataset: str, param: str) -> None:
-    """JSON files ``wanted`` (source name -> target name; ``.json.json`` accepted for each) from a folder URL,
-    a local folder or an archive, written under ``root`` unless already there."""
-    todo = {name: target for name, target in wanted.items() if not (root / target).exists()}
-    if not todo:
-        return
-    found: dict[str, bytes] = {}
-    if source.endswith("/") or Path(source).is_dir():
-        found = _from_folder(source, todo, base / "_downloads" / dataset)
+        data = Fetcher().get_json(source)
     else:
-        archive = obtain(source, base / "_downloads" / dataset, what=f"{dataset} {param}")
-        found = find_members(archive, lambda n: fmt.flickr_json_name(n.rsplit("/", 1)[-1]) if
-                             fmt.flickr_json_name(n.rsplit("/", 1)[-1]) in todo else None, MAX_JSON_BYTES)
-    missing = sorted(set(todo) - set(found))
-    if missing:
-        raise BadInputError(f"{dataset} {param} {source} lacks {missing}")
-    for name, data in found.items():
-        if not isinstance(_load_json(data, name), list):
-            raise BadInputError(f"{name} from {source} is not a JSON list of entries")
-        _write_atomic(root / todo[name], data)
-
-
-def _from_folder(folder: str, todo: dict[str, str], downloads: Path) -> dict[str, bytes]:
-    found = {}
-    for name in todo:
-        for candidate in (name, name + ".json"):  # the guide's doubled names
-            if "://" not in folder:
-                path = Path(folder, candidate)
-                if path.is_file():
-                    found[name] = path.read_bytes()
-                    break
-                continue
-            try:
-                found[name] = obtain(folder + candidate, downloads).read_bytes()
-                break
-            except BadInputError as err:
-                if "http_404" not in str(err):
-                    raise
-    return found
+        data = _load_json(Path(source).read_bytes(), source)
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise BadInputError(f"checksums_url {source} is not a JSON object of {{file name: {{md5|sha256: hex}}}}")
+    return data
 
 
 def _load_json(data: bytes, name: str):
@@ -238,14 +251,10 @@ def fetch(dataset: str, data_root: str | Path, sources: Sources) -> dict:
         raise BadInputError("data_root must be a local folder: the trainers read the images from disk")
     root = base / tree.root
     src = sources.resolved(dataset)
-    if dataset == "caltech101":
-        _fetch_caltech(src, base, root)
-    elif dataset == "mini_imagenet":
-        _fetch_mini(src, base, root)
-    elif dataset == "mscoco2014":
-        _fetch_coco(src, base, root)
-    else:
-        _fetch_flickr(dataset, src, base, root)
+    registry = {**load_registry(), **(_extra_checksums(src.checksums_url) if src.checksums_url else {})}
+    job = _Fetch(dataset, base, root, src, registry)
+    {"caltech101": job.caltech, "mini_imagenet": job.mini_imagenet, "mscoco2014": job.mscoco}.get(
+        dataset, job.flickr)()
     return {"root": str(root), "entries": sorted(p.name for p in root.iterdir() if not p.name.startswith("."))}
 
 
