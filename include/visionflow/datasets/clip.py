@@ -14,6 +14,7 @@ import json
 import logging
 import shutil
 from dataclasses import dataclass, fields, replace
+from functools import cached_property
 from pathlib import Path
 
 from include.visionflow.archives import find_members
@@ -74,7 +75,7 @@ def check_dataset(dataset: str) -> fmt.Tree:
     return fmt.LAYOUTS[dataset]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Fetch:
     """One dataset's fetch: where things go and the checksum registry they are checked against."""
 
@@ -82,14 +83,19 @@ class _Fetch:
     base: Path
     root: Path
     src: Sources
-    registry: dict
+
+    @cached_property
+    def registry(self) -> dict:
+        """The repo's registry plus ``checksums_url``'s entries, read only when something is verified."""
+        extra = _extra_checksums(self.src.checksums_url) if self.src.checksums_url else {}
+        return {**load_registry(), **extra}
 
     @property
     def downloads(self) -> Path:
         return self.base / "_downloads" / self.dataset
 
-    def obtain(self, param: str, required: bool = True) -> Path:
-        source = self.src.need(self.dataset, param) if required else getattr(self.src, param)
+    def obtain(self, param: str) -> Path:
+        source = self.src.need(self.dataset, param)
         return obtain(source, self.downloads, registry=self.registry, what=f"{self.dataset} {param}")
 
     def caltech(self) -> None:
@@ -251,8 +257,7 @@ def fetch(dataset: str, data_root: str | Path, sources: Sources) -> dict:
         raise BadInputError("data_root must be a local folder: the trainers read the images from disk")
     root = base / tree.root
     src = sources.resolved(dataset)
-    registry = {**load_registry(), **(_extra_checksums(src.checksums_url) if src.checksums_url else {})}
-    job = _Fetch(dataset, base, root, src, registry)
+    job = _Fetch(dataset, base, root, src)
     {"caltech101": job.caltech, "mini_imagenet": job.mini_imagenet, "mscoco2014": job.mscoco}.get(
         dataset, job.flickr)()
     return {"root": str(root), "entries": sorted(p.name for p in root.iterdir() if not p.name.startswith("."))}

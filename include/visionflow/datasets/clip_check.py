@@ -120,15 +120,16 @@ def report(storage: Storage, specs: list[ShardSpec], dataset: str, data_root: st
         for row in read_manifest(storage, spec.manifest_rel):
             counts = splits[spec.label]
             counts["images"] += 1
-            counts[row.status.value if row.status is not Status.OK else "ok"] += 1
             if row.status is Status.OK:
+                counts["ok"] += 1
                 modes[row.detail] += 1
             else:
-                counts[row.reason] += 1
+                counts[row.reason] += 1  # missing_image, undecodable, unsafe_image_path
                 if len(problems[row.reason]) < EXAMPLES:
                     problems[row.reason].append(f"{row.key}: {row.detail}")
     checked = fmt.check_tree(Path(data_root), tree)
-    result = {"dataset": dataset, "root": tree.root, "splits": {s: dict(c) for s, c in splits.items()},
+    result = {"dataset": dataset, "root": tree.root,
+              "splits": {s: {"ok": 0, **dict(c)} for s, c in splits.items()},
               "image_modes": dict(modes), "problems": dict(problems), "tree": checked}
     if dataset in DATASET_INFO:
         result["dataset_info"] = merge_dataset_info(Path(data_root), dataset, DATASET_INFO[dataset])
