@@ -64,6 +64,8 @@ def test_dataset_is_prepared_and_reported(airflow_db, dag, sample_source, tmp_pa
         assert json.loads((tmp_path / "dataset_info.json").read_text()) == {
             "caltech101": {"file_name": "caltech101.json"}}
         assert report["image_modes"]["L"] == 5  # the grayscale class
+    if dataset not in ("caltech101", "mscoco2014"):
+        return
     # A rerun finds everything in place: nothing is downloaded or extracted again.
     hits = sum(sample_source.hits.values())
     again = dag.test(run_conf=sample_conf(sample_source.urls, dataset, tmp_path))
