@@ -46,8 +46,12 @@ from visionflow_airflow.operators.clip import (
 )
 
 
+# Empty, an http(s) URL or a local path: other schemes (s3://, ftp://) are refused when the run is triggered.
+SOURCE_PATTERN = r"^(https?://\S+|[^:]*)$"
+
+
 def _source(title: str, description: str) -> Param:
-    return Param("", type="string", title=title, description=description)
+    return Param("", type="string", pattern=SOURCE_PATTERN, title=title, description=description)
 
 
 with DAG(
@@ -60,7 +64,8 @@ with DAG(
         "dataset": Param("caltech101", type="string",
                          enum=["caltech101", "mini_imagenet", "mscoco2014", "flickr30k", "flickr5k"],
                          title="Dataset", description="Which CLIP dataset to prepare."),
-        "data_root": Param("data/clip", type="string", minLength=1, title="Data root",
+        "data_root": Param("data/clip", type="string", minLength=1, pattern=r"^(?![A-Za-z][A-Za-z0-9+.-]*://)",
+                           title="Data root",
                            description="Local folder ($DATA of the guide); each dataset gets its own folder."),
         "archive_url": _source("Main archive", "URL or local path. caltech101: caltech-101.zip or "
                                "101_ObjectCategories.tar.gz (default: data.caltech.edu); mscoco2014: train2014.zip "

@@ -143,6 +143,10 @@ def check_members(members: Iterator[tuple[Member, object]], archive: Path,
                                     "refused")
             parent = posixpath.dirname(parent)
         seen[member.name] = member.kind
+        parent = posixpath.dirname(member.name)
+        while parent and parent not in seen:  # implied folders: a later file of that name is a duplicate
+            seen[parent] = "dir"
+            parent = posixpath.dirname(parent)
         yield member, raw
 
 
@@ -194,7 +198,9 @@ class Reader:
         return self._zip.open(raw)  # type: ignore[union-attr,arg-type]
 
 
-READ_ERRORS = (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib.error)
+# RuntimeError: an encrypted zip member; NotImplementedError: a compression method zipfile lacks.
+READ_ERRORS = (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib.error, RuntimeError,
+               NotImplementedError)
 
 
 def find_members(archive: str | Path, wanted: Callable[[str], str | None], max_bytes: int,

@@ -89,3 +89,18 @@ def test_checksum_mismatch_fails_the_run(airflow_db, dag, sample_source, tmp_pat
     assert task_states(dr)["fetch"] == "failed"
     assert not (tmp_path / "mscoco2014" / "train2014").exists()
     assert not (tmp_path / "_downloads" / "mscoco2014" / "train2014.zip").exists()
+
+
+def test_params_refuse_other_schemes_at_trigger_time(airflow_db, dag, tmp_path):
+    import copy
+
+    from airflow.sdk.exceptions import ParamValidationError
+
+    for bad in ({"archive_url": "ftp://host/a.zip"}, {"data_root": "s3://bucket/clip"}, {"dataset": "cifar10"}):
+        params = copy.deepcopy(dag.params)
+        params.update(conf("caltech101", tmp_path, **bad))
+        with pytest.raises(ParamValidationError):
+            params.validate()
+    params = copy.deepcopy(dag.params)
+    params.update(conf("caltech101", tmp_path, archive_url="https://x/caltech-101.zip", split_url="/data/s.json"))
+    params.validate()

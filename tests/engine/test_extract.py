@@ -48,6 +48,7 @@ BAD_TAR_MEMBERS = {
     "blockdev": ([special("blk", tarfile.BLKTYPE)], "device file"),
     "fifo": ([special("pipe", tarfile.FIFOTYPE)], "FIFO"),
     "duplicate": ([("a.jpg", b"1"), ("./a.jpg", b"2")], "twice"),
+    "file_over_folder": ([("a/b.jpg", b"1"), ("a", b"2")], "twice"),
     "control_char": ([("a\nb.txt", b"x")], "control character"),
 }
 
