@@ -99,7 +99,7 @@ def test_params_refuse_other_schemes_at_trigger_time(airflow_db, dag, tmp_path):
     for bad in ({"archive_url": "ftp://host/a.zip"}, {"data_root": "s3://bucket/clip"}, {"dataset": "cifar10"}):
         params = copy.deepcopy(dag.params)
         with pytest.raises(ParamValidationError):
-            params.update(conf("caltech101", tmp_path, **bad))
+            params.update({**conf("caltech101", tmp_path), **bad})
             params.validate()
     params = copy.deepcopy(dag.params)
     params.update(conf("caltech101", tmp_path, archive_url="https://x/caltech-101.zip", split_url="/data/s.json"))
