@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
-from visionflow_airflow.common import VisionflowOperator
+from visionflow_airflow.common import VisionflowOperator, as_int, shard_xcom
 
 SOURCE_FIELDS = ("archive_url", "val_archive_url", "split_url", "classnames_url", "annotations_url",
                  "karpathy_url", "checksums_url")
@@ -16,20 +16,23 @@ def work_key(run_id: str, dataset: str) -> str:
 
 
 class _ClipBase(VisionflowOperator):
-    """Shared arguments: the ``dataset`` name and the local ``data_root`` (templated)."""
+    """Shared arguments: the ``dataset`` name and the local ``data_root`` (the output root; templated)."""
 
-    template_fields: Sequence[str] = ("dataset", "data_root")
+    template_fields: Sequence[str] = ("dataset", "output_root")
 
     def __init__(self, *, dataset: str, data_root: str, **kwargs):
-        super().__init__(**kwargs)
-        self.dataset, self.data_root = dataset, data_root
+        super().__init__(output_root=data_root, **kwargs)
+        self.dataset = dataset
 
-    def storage(self):
+    @property
+    def data_root(self) -> str:
+        return str(self.output_root)
+
+    def storage(self, root: str | None = None):
         from include.visionflow.datasets.clip import check_dataset
-        from include.visionflow.storage import open_storage
 
         check_dataset(self.dataset)
-        return open_storage(str(self.data_root))
+        return super().storage(root)
 
 
 class FetchClipDatasetOperator(_ClipBase):
@@ -66,7 +69,7 @@ class AnnotateClipDatasetOperator(_ClipBase):
         from include.visionflow.datasets import clip
 
         self.storage()
-        return clip.annotate(self.dataset, self.data_root, int(self.seed))
+        return clip.annotate(self.dataset, self.data_root, as_int(self.seed, "seed", 1))
 
 
 class PlanClipImagesOperator(_ClipBase):
@@ -95,7 +98,7 @@ class CheckClipImagesOperator(_ClipBase):
 
         stats = clip_check.check_shard(self.storage(), ShardSpec.from_xcom(self.shard), self.dataset,
                                        self.data_root)
-        return {"shard": stats.shard_id, "counts": stats.counts}
+        return shard_xcom(stats)
 
 
 class ReportClipLayoutOperator(_ClipBase):
