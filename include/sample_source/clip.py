@@ -2,7 +2,7 @@
 scikit-image's photographs (cropped and scaled, so each image is different).
 
 Files under ``<data_dir>/clip/``, served at ``/clip/...`` with HTTP ranges (``/clip/flaky/...`` cuts the first
-answer for each file in half, to exercise resumed downloads):
+answer for each file in half, to exercise resumed downloads; ``/clip/norange/...`` ignores ranges):
 
 * ``caltech101/caltech-101.zip`` — as data.caltech.edu: ``caltech-101/101_ObjectCategories.tar.gz`` (classes
   with the two ignored ones, the four renamed ones and a grayscale ``car_side``) and ``Annotations.tar``;
@@ -180,18 +180,18 @@ class _Handler:
 
     def __call__(self, req: Request) -> Response:
         rel = req.path.lstrip("/")
-        flaky = rel.startswith("flaky/")
-        rel = rel.removeprefix("flaky/")
+        flaky, ranges = rel.startswith("flaky/"), not rel.startswith("norange/")
+        rel = rel.removeprefix("flaky/").removeprefix("norange/")
         path = (self.folder / rel).resolve()
         if self.folder.resolve() not in path.parents or not path.is_file():
             return Response(404, b"not found", content_type="text/plain")
         data = path.read_bytes()
         ctype = "application/json" if rel.endswith(".json") else "application/octet-stream"
-        start = _range_start(req.headers)
+        start = _range_start(req.headers) if ranges else None
         if start is not None and start >= len(data):
             return Response(416, b"", headers={"Content-Range": f"bytes */{len(data)}"})
         body = data[start or 0:]
-        headers = {"Accept-Ranges": "bytes"}
+        headers = {"Accept-Ranges": "bytes" if ranges else "none"}
         if start:
             headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
         if flaky and rel not in self.cut:

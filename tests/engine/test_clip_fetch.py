@@ -47,6 +47,14 @@ def test_a_part_left_by_a_killed_task_is_resumed(source, tmp_path):
     assert source.hits["/clip/caltech101/caltech-101.zip"] == before + 1
 
 
+def test_a_server_ignoring_ranges_gets_a_fresh_download(source, tmp_path):
+    original = source.data_dir / "clip" / "flickr5k" / "flickr5k.zip"
+    (tmp_path / "flickr5k.zip.part").write_bytes(b"stale bytes of another file")
+    downloads.download(source.urls["clip_base_url"] + "/norange/flickr5k/flickr5k.zip", tmp_path / "flickr5k.zip",
+                       registry={"flickr5k.zip": {"sha256": hashlib.sha256(original.read_bytes()).hexdigest()}})
+    assert (tmp_path / "flickr5k.zip").read_bytes() == original.read_bytes()
+
+
 def test_checksum_mismatch_names_the_file_and_both_sums(source, tmp_path):
     original = source.data_dir / "clip" / "mscoco2014" / "train2014.zip"
     with pytest.raises(BadInputError) as err:

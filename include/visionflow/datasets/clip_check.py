@@ -77,7 +77,7 @@ def plan(storage: Storage, work_rel: str, dataset: str, data_root: str | Path,
     for split, paths in _split_paths(dataset, root):
         unique = list(dict.fromkeys(paths))
         rows = ({"key": f"{split}/{p}", "split": split, "path": p} for p in unique)
-        size = per_shard or rows_per_shard(len(unique), minimum=2000)
+        size = per_shard or rows_per_shard(len(unique), minimum=5000)
         specs += write_shards(storage, f"{work_rel}/{split}", rows, size, SHARD_COLUMNS, label=split,
                               first_id=len(specs))
     log.info("planned %s shards: %s", len(specs), {s: sum(x.count for x in specs if x.label == s)
