@@ -7,7 +7,8 @@ answer for each file in half, to exercise resumed downloads; ``/clip/norange/...
 * ``caltech101/caltech-101.zip`` — as data.caltech.edu: ``caltech-101/101_ObjectCategories.tar.gz`` (classes
   with the two ignored ones, the four renamed ones and a grayscale ``car_side``) and ``Annotations.tar``;
   the tarball alone as ``caltech101/101_ObjectCategories.tar.gz`` (the guide's legacy URL).
-* ``mini_imagenet/mini-imagenet.tar.gz`` — ``mini-imagenet/{train,val,test}/<wnid>/<wnid>NNNNNNNN.jpg``.
+* ``mini_imagenet/mini-imagenet.tar.gz`` — ``mini-imagenet/{train,val,test}/<wnid>/<wnid>NNNNNNNN.jpg``;
+  ``mini-imagenet-csv.zip`` — the same images as Ravi & Larochelle ship them (``images/`` + split CSVs).
 * ``mscoco2014/{train2014,val2014,annotations_trainval2014}.zip`` as images.cocodataset.org has them (one
   id with more than 6 digits), ``karpathy/coco_karpathy_{val,test}.json`` (the test list names one image
   that is not in ``val2014``).
@@ -106,6 +107,12 @@ def _mini(folder: Path) -> None:
                 members[f"mini-imagenet/{split}/{wnid}/{wnid}{i:08d}.jpg"] = _photo(n)
                 n += 1
     _write(folder / "mini-imagenet.tar.gz", lambda p: _tar(p, members))
+    # Ravi & Larochelle's release: one images/ folder and a filename,label CSV per split.
+    flat = {f"mini-imagenet/images/{Path(k).name}": v for k, v in members.items()}
+    for split in MINI_WNIDS:
+        rows = [f"{Path(k).name},{Path(k).parent.name}" for k in members if k.split("/")[1] == split]
+        flat[f"mini-imagenet/{split}.csv"] = ("filename,label\n" + "\n".join(rows) + "\n").encode()
+    _write(folder / "mini-imagenet-csv.zip", lambda p: _zip(p, flat))
 
 
 def _coco_caption(image_id: int, k: int) -> str:
@@ -156,8 +163,8 @@ def _flickr(folder: Path) -> None:
                 f"data/flickr5k/flickr5k_{s}.json.json": d for s, d in splits.items()}))
 
 
-ARCHIVES = ("caltech101/caltech-101.zip", "caltech101/101_ObjectCategories.tar.gz", "mini_imagenet/mini-imagenet.tar.gz",
-            "mscoco2014/train2014.zip", "mscoco2014/val2014.zip", "mscoco2014/annotations_trainval2014.zip",
+ARCHIVES = ("caltech101/caltech-101.zip", "caltech101/101_ObjectCategories.tar.gz",
+            "mini_imagenet/mini-imagenet.tar.gz", "mini_imagenet/mini-imagenet-csv.zip", "mscoco2014/train2014.zip", "mscoco2014/val2014.zip", "mscoco2014/annotations_trainval2014.zip",
             "flickr30k/flickr30k_images.zip", "flickr5k/flickr5k.zip", "flickr5k/flickr5k_json.zip")
 
 
@@ -217,6 +224,7 @@ def mount(source: SampleSource) -> dict[str, str]:
         "clip_caltech101_url": f"{base}/caltech101/caltech-101.zip",
         "clip_caltech101_tarball_url": f"{base}/caltech101/101_ObjectCategories.tar.gz",
         "clip_mini_imagenet_url": f"{base}/mini_imagenet/mini-imagenet.tar.gz",
+        "clip_mini_imagenet_csv_url": f"{base}/mini_imagenet/mini-imagenet-csv.zip",
         "clip_coco_train_url": f"{base}/mscoco2014/train2014.zip",
         "clip_coco_val_url": f"{base}/mscoco2014/val2014.zip",
         "clip_coco_annotations_url": f"{base}/mscoco2014/annotations_trainval2014.zip",

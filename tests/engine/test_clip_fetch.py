@@ -114,6 +114,16 @@ def test_caltech_from_the_legacy_tarball_with_a_given_split(source, tmp_path):
         "BACKGROUND_Google", "Faces", "Faces_easy"]
 
 
+def test_mini_imagenet_from_images_and_split_csvs(source, tmp_path):
+    clip.fetch("mini_imagenet", tmp_path, clip.Sources(archive_url=source.urls["clip_mini_imagenet_csv_url"]))
+    clip.annotate("mini_imagenet", tmp_path)
+    root = tmp_path / "mini-imagenet"
+    assert sorted(p.name for p in (root / "val").iterdir()) == ["n01855672", "n02091244"]
+    assert len(list((root / "train").glob("n*/*.jpg"))) == 9 and not (root / "images").exists()
+    assert (root / "classnames.txt").read_text().splitlines()[0] == "n01532829 house finch"
+    assert not (root / ".splits").exists()
+
+
 def test_flickr_json_json_placed_by_hand_is_renamed(source, tmp_path):
     root = tmp_path / "flickr"
     root.mkdir()

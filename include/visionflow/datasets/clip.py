@@ -19,9 +19,10 @@ from pathlib import Path
 
 from include.visionflow.archives import find_members
 from include.visionflow.downloads import load_registry, obtain, verify
-from include.visionflow.errors import BadInputError
+from include.visionflow.errors import BadInputError, BadRowError
 from include.visionflow.extract import extract, folder_holding, folder_named
 from include.visionflow.formats import clip as fmt
+from include.visionflow.paths import safe_component
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ class _Fetch:
         staged = root / ".splits"  # the complete, checked extraction; each split is renamed out of it
         if staged.exists() or not (root / "train").exists():
             if not staged.exists():
-                extract(self.obtain("archive_url"), staged, pick=folder_holding(*fmt.SPLITS, what="mini-ImageNet"))
+                extract(self.obtain("archive_url"), staged, pick=_mini_imagenet_folders)
             for split in fmt.SPLITS:
                 if not (root / split).exists():
                     (staged / split).rename(root / split)
@@ -198,6 +199,33 @@ class _Fetch:
                     if "http_404" not in str(err):
                         raise
         return found
+
+
+def _mini_imagenet_folders(tmp: Path) -> Path:
+    """The folder holding ``train/ val/ test/``; or, for Ravi & Larochelle's release (``images/`` and
+    ``{train,val,test}.csv`` of ``filename,label``), that folder with the split folders made from the CSVs."""
+    try:
+        return folder_holding(*fmt.SPLITS, what="mini-ImageNet")(tmp)
+    except BadInputError:
+        csvs = [f"{s}.csv" for s in fmt.SPLITS]
+        folder = folder_holding("images", *csvs, what="mini-ImageNet (train/ val/ test/, or images/ with "
+                                "train.csv, val.csv, test.csv)")(tmp)
+    import csv
+
+    for split in fmt.SPLITS:
+        with open(folder / f"{split}.csv", newline="", encoding="utf-8") as fh:
+            for number, row in enumerate(csv.DictReader(fh), start=2):
+                try:
+                    name = safe_component(row.get("filename") or "", "filename")
+                    label = safe_component(row.get("label") or "", "label")
+                except BadRowError as err:
+                    raise BadInputError(f"{split}.csv line {number}: {err.detail}") from None
+                source = folder / "images" / name
+                if not source.is_file():
+                    raise BadInputError(f"{split}.csv line {number} names images/{name}, which the archive lacks")
+                (folder / split / label).mkdir(parents=True, exist_ok=True)
+                source.rename(folder / split / label / name)
+    return folder
 
 
 def _wanted_json(member: str, todo: dict[str, str]) -> str | None:
