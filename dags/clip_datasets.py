@@ -69,7 +69,8 @@ with DAG(
                            description="Local folder ($DATA of the guide); each dataset gets its own folder."),
         "archive_url": _source("Main archive", "URL or local path. caltech101: caltech-101.zip or "
                                "101_ObjectCategories.tar.gz (default: data.caltech.edu); mscoco2014: train2014.zip "
-                               "(default: images.cocodataset.org); mini_imagenet, flickr30k, flickr5k: required."),
+                               "(default: images.cocodataset.org); mini_imagenet (train/ val/ test/, or images/ with split "
+                               "CSVs), flickr30k, flickr5k: required."),
         "val_archive_url": _source("COCO val2014 archive", "mscoco2014 only: val2014.zip (default: "
                                    "images.cocodataset.org)."),
         "split_url": _source("Caltech101 split", "caltech101 only: split_zhou_Caltech101.json (URL or path). "
