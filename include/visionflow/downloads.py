@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -25,6 +26,7 @@ REGISTRY = Path(__file__).with_name("checksums.json")
 MAX_ARCHIVE_BYTES = 64 << 30  # COCO train2014.zip is 13 GB
 ATTEMPTS = 6
 CHUNK = 1 << 20
+PROGRESS_EVERY = 20.0  # seconds between progress lines
 
 
 @lru_cache(maxsize=4)
@@ -90,9 +92,16 @@ def _append_rest(fetcher, url: str, part: Path) -> None:
         resumed = have and resp.status_code == 206
         if have and not resumed:
             log.info("%s ignored the range request; downloading it again from the start", url)
+        total = resp.headers.get("Content-Length", "?")
+        done, next_log = 0, time.monotonic() + PROGRESS_EVERY
         with open(part, "ab" if resumed else "wb") as out:
             for chunk in fetcher._chunks(resp):
                 out.write(chunk)
+                done += len(chunk)
+                if time.monotonic() >= next_log:
+                    log.info("%s: %.1f of %s MB", part.name.removesuffix(".part"), done / 1e6,
+                             f"{int(total) / 1e6:.1f}" if total.isdigit() else "?")
+                    next_log = time.monotonic() + PROGRESS_EVERY
     finally:
         resp.close()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from include.visionflow.errors import BadInputError
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
+PROGRESS_EVERY = 20.0  # seconds between progress lines
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,12 @@ def _link(tmp: Path, member: Member, reader: Reader) -> None:
 def _unpack(archive: Path, tmp: Path, budget: Budget) -> tuple[int, int]:
     files = size = 0
     links: list[Member] = []
+    next_log = time.monotonic() + PROGRESS_EVERY
     with Reader(archive, budget) as reader:
         for member, raw in reader.members():
+            if time.monotonic() >= next_log:  # a 13 GB COCO zip takes minutes: say how far it is
+                log.info("extracting %s: %s files, %.1f MB so far", archive.name, files, size / 1e6)
+                next_log = time.monotonic() + PROGRESS_EVERY
             dest = tmp / member.name
             if member.kind == "dir":
                 dest.mkdir(parents=True, exist_ok=True)

@@ -53,7 +53,9 @@ class FetchClipDatasetOperator(_ClipBase):
 
         given = {k: str(v or "") for k, v in dict(self.sources or {}).items() if k in SOURCE_FIELDS}
         self.storage()
-        return clip.fetch(self.dataset, self.data_root, clip.Sources(**given))
+        result = clip.fetch(self.dataset, self.data_root, clip.Sources(**given))
+        self.log.info("%s inputs in place in %s: %s", self.dataset, result["root"], result["entries"])
+        return result
 
 
 class AnnotateClipDatasetOperator(_ClipBase):
@@ -69,7 +71,9 @@ class AnnotateClipDatasetOperator(_ClipBase):
         from include.visionflow.datasets import clip
 
         self.storage()
-        return clip.annotate(self.dataset, self.data_root, as_int(self.seed, "seed", 1))
+        result = clip.annotate(self.dataset, self.data_root, as_int(self.seed, "seed", 1))
+        self.log.info("%s: derived %s in %s", self.dataset, result["made"] or "nothing (all given)", result["root"])
+        return result
 
 
 class PlanClipImagesOperator(_ClipBase):
