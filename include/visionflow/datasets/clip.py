@@ -37,7 +37,7 @@ OFFICIAL = {
 }
 WHERE = {  # inputs with no plain download: where a user gets them
     ("mini_imagenet", "archive_url"): "https://yaoyaoliu.web.illinois.edu/projects/mtl/download/ (a tar or "
-                                      "zip holding train/, val/, test/)",
+                                      "zip holding train/, val/, test/ or images/ with split CSVs)",
     ("flickr30k", "archive_url"): "https://www.kaggle.com/datasets/eeshawn/flickr30k (the images zip)",
     ("flickr5k", "archive_url"): "https://www.kaggle.com/datasets/wangjilong/self-data (the images zip)",
     ("flickr5k", "annotations_url"): "https://www.kaggle.com/datasets/wangjilong/dataset-json (data/flickr5k/)",
