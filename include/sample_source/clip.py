@@ -6,7 +6,8 @@ answer for each file in half, to exercise resumed downloads; ``/clip/norange/...
 
 * ``caltech101/caltech-101.zip`` — as data.caltech.edu: ``caltech-101/101_ObjectCategories.tar.gz`` (classes
   with the two ignored ones, the four renamed ones and a grayscale ``car_side``) and ``Annotations.tar``;
-  the tarball alone as ``caltech101/101_ObjectCategories.tar.gz`` (the guide's legacy URL).
+  the tarball alone as ``caltech101/101_ObjectCategories.tar.gz`` (the guide's legacy URL);
+  ``caltech101/caltech-hostile.tar.gz`` with a member that climbs out (``../../../escaped.txt``).
 * ``mini_imagenet/mini-imagenet.tar.gz`` — ``mini-imagenet/{train,val,test}/<wnid>/<wnid>NNNNNNNN.jpg``;
   ``mini-imagenet-csv.zip`` — the same images as Ravi & Larochelle ship them (``images/`` + split CSVs).
 * ``mscoco2014/{train2014,val2014,annotations_trainval2014}.zip`` as images.cocodataset.org has them (one
@@ -94,6 +95,10 @@ def _caltech(folder: Path) -> None:
     annotations = io.BytesIO()
     with tarfile.open(fileobj=annotations, mode="w"):
         pass
+    # A hostile copy: one member climbs out of the target. The DAG must refuse it and write nothing.
+    _write(folder / "caltech-hostile.tar.gz", lambda p: _tar(p, {
+        "101_ObjectCategories/accordion/image_0001.jpg": members["101_ObjectCategories/accordion/image_0001.jpg"],
+        "101_ObjectCategories/../../../escaped.txt": b"written outside the target"}))
     _write(folder / "caltech-101.zip", lambda p: _zip(p, {
         "caltech-101/101_ObjectCategories.tar.gz": inner, "caltech-101/Annotations.tar": annotations.getvalue(),
         "caltech-101/show_annotation.m": b"% sample\n"}))
@@ -223,6 +228,7 @@ def mount(source: SampleSource) -> dict[str, str]:
         "clip_checksums_url": f"{base}/checksums.json",
         "clip_caltech101_url": f"{base}/caltech101/caltech-101.zip",
         "clip_caltech101_tarball_url": f"{base}/caltech101/101_ObjectCategories.tar.gz",
+        "clip_caltech101_hostile_url": f"{base}/caltech101/caltech-hostile.tar.gz",
         "clip_mini_imagenet_url": f"{base}/mini_imagenet/mini-imagenet.tar.gz",
         "clip_mini_imagenet_csv_url": f"{base}/mini_imagenet/mini-imagenet-csv.zip",
         "clip_coco_train_url": f"{base}/mscoco2014/train2014.zip",

@@ -81,6 +81,14 @@ def test_missing_kaggle_input_fails_the_run(airflow_db, dag, tmp_path):
     assert not (tmp_path / "mini-imagenet").exists()
 
 
+def test_hostile_archive_fails_the_run_and_writes_nothing(airflow_db, dag, sample_source, tmp_path):
+    data = tmp_path / "deep" / "er" / "data"
+    dr = dag.test(run_conf=conf("caltech101", data, archive_url=sample_source.urls["clip_caltech101_hostile_url"]))
+    assert dr.state == "failed" and task_states(dr)["fetch"] == "failed"
+    assert not list(tmp_path.rglob("escaped.txt"))
+    assert not (data / "caltech-101").exists() or not list((data / "caltech-101").iterdir())
+
+
 def test_checksum_mismatch_fails_the_run(airflow_db, dag, sample_source, tmp_path):
     # The sample's train2014.zip carries the real name, so the repo's registry (COCO's published md5) refuses it.
     urls = sample_source.urls
