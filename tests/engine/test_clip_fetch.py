@@ -166,6 +166,19 @@ def test_image_check_rows(tmp_path):
         clip_check.check_image(tmp_path, {"key": "k", "split": "test", "path": "broken.jpg"})
 
 
+def test_bad_list_entries_become_bad_rows_not_a_failed_plan(tmp_path):
+    root = tmp_path / "mscoco2014"
+    root.mkdir()
+    (root / "captions_train.json").write_text(json.dumps([{"image_id": "x"}, {"caption": "no id"}]))
+    for split in ("val", "test"):
+        (root / f"coco_karpathy_{split}.json").write_text(json.dumps([{"image": "../../x.jpg"}, "not a dict"]))
+    storage = open_storage(str(tmp_path))
+    specs = clip_check.plan(storage, "_work/t", "mscoco2014", tmp_path)
+    stats = [clip_check.check_shard(storage, spec, "mscoco2014", tmp_path) for spec in specs]
+    assert {spec.label: s.counts for spec, s in zip(specs, stats)} == {
+        "train": {"bad_row": 1}, "val": {"bad_row": 2}, "test": {"bad_row": 2}}
+
+
 def test_report_fails_on_an_incomplete_tree_after_writing_it(tmp_path):
     (tmp_path / "flickr5k" / "flickr5k-images").mkdir(parents=True)
     with pytest.raises(BadInputError, match="flickr5k_train.json"):

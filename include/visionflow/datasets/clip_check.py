@@ -46,6 +46,18 @@ def _listed(entries, what: Path) -> Iterator[str]:
         yield str(entry.get("image", "")) if isinstance(entry, dict) else ""
 
 
+def _coco_train_images(rows, what: Path) -> Iterator[str]:
+    """Image paths of ``captions_train.json`` rows; a row without a usable id yields ``""``, which the
+    check counts as a bad row instead of failing the whole plan."""
+    if not isinstance(rows, list):
+        raise BadInputError(f"{what} is not a JSON list of {{image_id, caption}} rows")
+    for row in rows:
+        try:
+            yield fmt.coco_train_image(row["image_id"])
+        except (KeyError, TypeError, ValueError):
+            yield ""
+
+
 def _split_paths(dataset: str, root: Path) -> Iterator[tuple[str, Iterator[str]]]:
     if dataset == "caltech101":
         split = _load(root / fmt.CALTECH_SPLIT)
@@ -58,8 +70,8 @@ def _split_paths(dataset: str, root: Path) -> Iterator[tuple[str, Iterator[str]]
             yield name, (f"{name}/{c.name}/{f.name}" for c in sorted(folder.iterdir()) if c.is_dir()
                          for f in sorted(c.iterdir()) if not f.name.startswith(".")) if folder.is_dir() else iter(())
     elif dataset == "mscoco2014":
-        captions = _load(root / "captions_train.json")
-        yield "train", (fmt.coco_train_image(r["image_id"]) for r in captions)
+        path = root / "captions_train.json"
+        yield "train", _coco_train_images(_load(path), path)
         for name in ("val", "test"):
             path = root / f"coco_karpathy_{name}.json"
             yield name, _listed(_load(path), path)
