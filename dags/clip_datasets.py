@@ -83,8 +83,9 @@ with DAG(
                                    "default: the BLIP files)."),
         "karpathy_url": _source("COCO Karpathy JSONs", "mscoco2014 only: folder URL, local folder or archive "
                                 "holding coco_karpathy_{val,test}.json (default: the BLIP files)."),
-        "checksums_url": _source("Extra checksums", "Optional JSON {file name: {md5|sha256}} added to the "
-                                 "repo's registry (mirrors, your own archives)."),
+        "checksums_url": _source("Extra checksums", "Optional JSON {file name: {md5 or sha256: hex}} added "
+                                 "to the repo's registry, replacing entries of the same name (mirrors, your own "
+                                 "archives)."),
         "seed": Param(1, type="integer", minimum=0, title="Split seed",
                       description="Seed of the generated Caltech101 split."),
     },
