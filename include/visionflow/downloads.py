@@ -5,7 +5,8 @@ next task try) asks for the rest with an HTTP ``Range`` and appends, and starts 
 not honour ranges. The complete file is checked against ``checksums.json`` (kept in the repo: md5 and/or
 sha256 per known file name, from the publishers) before it is renamed into place. A file the registry does
 not know is accepted with a warning; a mismatch is a :class:`BadInputError` naming the file and both sums.
-Inputs may also be local paths: they are checked the same way and used where they are.
+Inputs may also be local paths inside the allowed input folders (:mod:`include.visionflow.inputs`): they
+are checked the same way and used where they are.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from include.visionflow.errors import BadInputError, FetchError
+from include.visionflow.inputs import local_input
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +141,7 @@ def obtain(source: str, folder: Path, fetcher=None, registry: dict | None = None
     if not source:
         raise BadInputError(f"no {what} given")
     if "://" not in source:
-        path = Path(source).expanduser()
+        path = local_input(source, what)  # only from the allowed input folders
         if not path.is_file():
             raise BadInputError(f"{what} {source} is not a file; give a URL or an existing local path")
         verify(path, registry=registry)

@@ -194,3 +194,16 @@ def test_dataset_info_merge_keeps_other_entries(tmp_path):
     assert json.loads((tmp_path / "dataset_info.json").read_text()) == {
         "ActivityNet": {"file_name": "ActivityNet.json"}, "caltech101": {"file_name": "caltech101.json"}}
     assert (tmp_path / "caltech101.json").read_text() == '[{"kept": true}]'
+
+
+def test_local_inputs_only_from_allowed_folders(tmp_path, monkeypatch):
+    allowed = tmp_path / "inputs"
+    allowed.mkdir()
+    monkeypatch.setenv("VISIONFLOW_INPUT_DIRS", str(allowed))
+    (tmp_path / "secret.zip").write_bytes(b"secret content")
+    with pytest.raises(BadInputError) as err:
+        clip.fetch("flickr5k", tmp_path / "data", clip.Sources(archive_url=str(tmp_path / "secret.zip")))
+    assert "outside the allowed input folders" in str(err.value) and "secret content" not in str(err.value)
+    with pytest.raises(BadInputError, match="outside the allowed input folders"):
+        clip.fetch("caltech101", tmp_path / "data", clip.Sources(archive_url="https://x.invalid/a.tar.gz",
+                                                                 checksums_url="/etc/passwd"))

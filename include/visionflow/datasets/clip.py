@@ -22,6 +22,7 @@ from include.visionflow.downloads import load_registry, obtain, verify
 from include.visionflow.errors import BadInputError, BadRowError
 from include.visionflow.extract import extract, folder_holding, folder_named
 from include.visionflow.formats import clip as fmt
+from include.visionflow.inputs import local_input
 from include.visionflow.paths import safe_component
 
 log = logging.getLogger(__name__)
@@ -188,8 +189,9 @@ class _Fetch:
         for name in todo:
             for candidate in (name, name + ".json"):  # the guide's doubled names
                 if "://" not in folder:
-                    if Path(folder, candidate).is_file():
-                        found[name] = Path(folder, candidate).read_bytes()
+                    local = local_input(folder, f"{self.dataset} folder") / candidate
+                    if local.is_file():
+                        found[name] = local.read_bytes()
                         break
                     continue
                 try:
@@ -251,7 +253,7 @@ def _extra_checksums(source: str) -> dict:
 
         data = Fetcher().get_json(source)
     else:
-        data = _load_json(Path(source).read_bytes(), source)
+        data = _load_json(local_input(source, "checksums_url").read_bytes(), "checksums_url")
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise BadInputError(f"checksums_url {source} is not a JSON object of {{file name: {{md5|sha256: hex}}}}")
     return data
