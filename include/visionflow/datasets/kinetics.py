@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import json
 import logging
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 
+from include.visionflow.archives import find_members
 from include.visionflow.errors import BadInputError, BadRowError, DecodeError, FetchError
 from include.visionflow.formats.mmaction import RAWFRAME_PATTERN, RAWFRAME_QUALITY, clip_key, seconds_field
 from include.visionflow.inputs import is_local_path, local_input
@@ -87,18 +87,10 @@ def check_splits(splits: list[str]) -> list[str]:
 
 def _read_tarball(path: Path) -> dict[str, bytes]:
     """The split CSVs inside a Kinetics tarball, read in memory: nothing is extracted to disk, so member
-    names (``../``, links) cannot write anywhere. Upstream's ``tar --strip-components 1`` = match basenames."""
+    names (``../``, links) cannot write anywhere. Upstream's ``tar --strip-components 1`` = match basenames;
+    a second ``train.csv`` anywhere in the tarball is an error naming both, never a silent replacement."""
     wanted = {name: split for split, name in SOURCE_FILES.items()}
-    found: dict[str, bytes] = {}
-    try:
-        with tarfile.open(path, "r:*") as tar:
-            for member in tar:
-                split = wanted.get(PurePosixPath(member.name).name)
-                if split and member.isfile() and member.size <= MAX_CSV_BYTES:
-                    found[split] = tar.extractfile(member).read()  # type: ignore[union-attr]
-    except (tarfile.TarError, OSError, EOFError) as err:
-        raise BadInputError(f"annotations {path.name} is not a readable tar archive: {err}") from err
-    return found
+    return find_members(path, lambda name: wanted.get(PurePosixPath(name).name), MAX_CSV_BYTES)
 
 
 def _read_folder(url: str, work: Path, fetcher) -> dict[str, bytes]:

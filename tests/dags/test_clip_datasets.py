@@ -1,0 +1,114 @@
+"""The clip_datasets DAG end to end with dag.test() against the sample source over HTTP, one run per
+dataset, plus runs whose first step fails."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = ("archive_url", "val_archive_url", "split_url", "classnames_url", "annotations_url", "karpathy_url",
+           "checksums_url")
+
+
+def conf(dataset: str, data_root: Path, **extra) -> dict:
+    """Every param spelled out: in one process, dag.test() can carry a previous run's conf over as params."""
+    return {"dataset": dataset, "data_root": str(data_root), "seed": 1, **{k: "" for k in SOURCES}, **extra}
+
+
+def sample_conf(urls: dict, dataset: str, data_root: Path) -> dict:
+    extra = {
+        "caltech101": {"archive_url": urls["clip_caltech101_url"], "checksums_url": urls["clip_checksums_url"]},
+        "mini_imagenet": {"archive_url": urls["clip_mini_imagenet_url"]},
+        "mscoco2014": {"archive_url": urls["clip_coco_train_url"], "val_archive_url": urls["clip_coco_val_url"],
+                       "annotations_url": urls["clip_coco_annotations_url"],
+                       "karpathy_url": urls["clip_coco_karpathy_url"], "checksums_url": urls["clip_checksums_url"]},
+        "flickr30k": {"archive_url": urls["clip_flickr30k_url"], "annotations_url": urls["clip_flickr30k_json_url"]},
+        "flickr5k": {"archive_url": urls["clip_flickr5k_url"], "annotations_url": urls["clip_flickr5k_json_url"]},
+    }[dataset]
+    return conf(dataset, data_root, **extra)
+
+
+@pytest.fixture(scope="module")
+def dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags" / "clip_datasets.py")).get_dag("clip_datasets")
+
+
+def task_states(dr) -> dict[str, str]:
+    return {ti.task_id: ti.state for ti in dr.get_task_instances()}
+
+
+EXPECTED = {  # dataset -> (folder, images per split, missing listed images)
+    "caltech101": ("caltech-101", {"train": 10, "val": 5, "test": 8}, 0),
+    "mini_imagenet": ("mini-imagenet", {"train": 9, "val": 6, "test": 6}, 0),
+    "mscoco2014": ("mscoco2014", {"train": 4, "val": 2, "test": 3}, 1),
+    "flickr30k": ("flickr", {"train": 4, "val": 1, "test": 1}, 0),
+    "flickr5k": ("flickr5k", {"train": 3, "val": 1, "test": 1}, 0),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", list(EXPECTED))
+def test_dataset_is_prepared_and_reported(airflow_db, dag, sample_source, tmp_path, dataset):
+    dr = dag.test(run_conf=sample_conf(sample_source.urls, dataset, tmp_path))
+    assert dr.state == "success", task_states(dr)
+    folder, images, missing = EXPECTED[dataset]
+    report = json.loads((tmp_path / folder / "layout_report.json").read_text())
+    assert {s: c["images"] for s, c in report["splits"].items()} == images
+    assert sum(c.get("missing_image", 0) for c in report["splits"].values()) == missing
+    assert report["tree"]["missing"] == []
+    if dataset == "caltech101":
+        assert json.loads((tmp_path / "dataset_info.json").read_text()) == {
+            "caltech101": {"file_name": "caltech101.json"}}
+        assert report["image_modes"]["L"] == 5  # the grayscale class
+    if dataset not in ("caltech101", "mscoco2014"):
+        return
+    # A rerun finds everything in place: nothing is downloaded or extracted again.
+    hits = sum(sample_source.hits.values())
+    again = dag.test(run_conf=sample_conf(sample_source.urls, dataset, tmp_path))
+    assert again.state == "success"
+    assert sum(sample_source.hits.values()) == hits
+
+
+def test_missing_kaggle_input_fails_the_run(airflow_db, dag, tmp_path):
+    dr = dag.test(run_conf=conf("mini_imagenet", tmp_path))  # the message: tests/engine/test_clip_fetch.py
+    assert dr.state == "failed"
+    states = task_states(dr)
+    assert states["fetch"] == "failed" and states["report"] in ("upstream_failed", None)
+    assert not (tmp_path / "mini-imagenet").exists()
+
+
+def test_hostile_archive_fails_the_run_and_writes_nothing(airflow_db, dag, sample_source, tmp_path):
+    data = tmp_path / "deep" / "er" / "data"
+    dr = dag.test(run_conf=conf("caltech101", data, archive_url=sample_source.urls["clip_caltech101_hostile_url"]))
+    assert dr.state == "failed" and task_states(dr)["fetch"] == "failed"
+    assert not list(tmp_path.rglob("escaped.txt"))
+    assert not (data / "caltech-101").exists() or not list((data / "caltech-101").iterdir())
+
+
+def test_checksum_mismatch_fails_the_run(airflow_db, dag, sample_source, tmp_path):
+    # The sample's train2014.zip carries the real name, so the repo's registry (COCO's published md5) refuses it.
+    urls = sample_source.urls
+    dr = dag.test(run_conf=conf("mscoco2014", tmp_path, archive_url=urls["clip_coco_train_url"]))
+    assert dr.state == "failed"
+    assert task_states(dr)["fetch"] == "failed"
+    assert not (tmp_path / "mscoco2014" / "train2014").exists()
+    assert not (tmp_path / "_downloads" / "mscoco2014" / "train2014.zip").exists()
+
+
+def test_params_refuse_other_schemes_at_trigger_time(airflow_db, dag, tmp_path):
+    import copy
+
+    from airflow.sdk.exceptions import ParamValidationError
+
+    for bad in ({"archive_url": "ftp://host/a.zip"}, {"data_root": "s3://bucket/clip"}, {"dataset": "cifar10"}):
+        params = copy.deepcopy(dag.params)
+        with pytest.raises(ParamValidationError):
+            params.update({**conf("caltech101", tmp_path), **bad})
+            params.validate()
+    params = copy.deepcopy(dag.params)
+    params.update(conf("caltech101", tmp_path, archive_url="https://x/caltech-101.zip", split_url="/data/s.json"))
+    params.validate()
