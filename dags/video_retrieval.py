@@ -24,7 +24,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param
 
-from visionflow_airflow.common import dag_kwargs
+from visionflow_airflow.common import dag_kwargs, fail_run_when_a_step_failed
 from visionflow_airflow.operators.xtune_video import (
     ExtractRetrievalFramesOperator,
     FetchRetrievalVideosOperator,
@@ -78,7 +78,8 @@ with DAG(
         task_id="frames", frame_rate="{{ params.frame_rate }}", frame_size="{{ params.frame_size }}",
         max_active_tis_per_dag=2, **frames_root,
     ).expand(shard=plan.output)
-    # none_failed: an empty folder maps to no shard and still gets its report; a failed step fails the run.
-    report = ReportRetrievalOperator(task_id="report", shards=plan.output, trigger_rule="none_failed",
+    # all_done: the report also says what a failed shard lost; the watcher below still fails such a run.
+    report = ReportRetrievalOperator(task_id="report", shards=plan.output, trigger_rule="all_done",
                                      **frames_root)
     [annotations, extract] >> report
+    fail_run_when_a_step_failed(dag)

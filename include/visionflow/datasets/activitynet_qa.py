@@ -21,14 +21,13 @@ import json
 import logging
 import os
 import tempfile
-import time
 from pathlib import Path
 
 from include.visionflow.datasets import remote_inputs
 from include.visionflow.errors import BadInputError, DecodeError
 from include.visionflow.formats import llamafactory
-from include.visionflow.manifest import ItemResult, ShardStats, Status, read_manifest, read_stats
-from include.visionflow.shards import ShardSpec, finish_shard, read_shard, run_items, write_shards
+from include.visionflow.manifest import ItemResult, ShardStats, Status, read_manifest
+from include.visionflow.shards import ShardSpec, process_shard, write_shards
 from include.visionflow.storage import Storage
 from include.visionflow.video.probe import open_video
 
@@ -136,19 +135,13 @@ def video_duration(path: str | Path) -> tuple[float, str]:
 
 
 def probe_item(row: dict) -> ItemResult:
-    try:
-        seconds, source = video_duration(row["src"])
-    except DecodeError as err:
-        return ItemResult.failed(row["key"], Status.FAILED_DECODE, err.reason, err.detail)
-    return ItemResult(row["key"], Status.OK, output=row["src"], detail=f"{seconds:.6f} {source}")
+    """One video's duration; where it came from (stream or container) in ``detail``."""
+    seconds, source = video_duration(row["src"])
+    return ItemResult(row["key"], Status.OK, output=row["src"], duration=seconds, detail=source)
 
 
 def probe_shard(storage: Storage, spec: ShardSpec, threads: int = 4) -> ShardStats:
-    if storage.exists(spec.stats_rel):
-        return read_stats(storage, spec.stats_rel)
-    started = time.monotonic()
-    results = run_items(read_shard(storage, spec), probe_item, lambda r: r["key"], threads)
-    return finish_shard(storage, spec, results, started)
+    return process_shard(storage, spec, probe_item, threads=threads, log_name="ActivityNet-QA durations")
 
 
 def select(questions: list[dict], durations: dict[str, float], paths: dict[str, str], n: int,
@@ -184,11 +177,10 @@ def write(storage: Storage, work_rel: str, specs: list[ShardSpec], data_dir: str
             if result.status is not Status.OK:
                 unreadable[result.key] = f"{result.reason}: {result.detail}"
                 continue
-            value, source = result.detail.split()
-            durations[result.key] = float(value)
-            sources[source] += 1
-            if float(value) <= seconds:
-                short_videos[result.key] = float(value)
+            durations[result.key] = result.duration
+            sources[result.detail] = sources.get(result.detail, 0) + 1
+            if result.duration <= seconds:
+                short_videos[result.key] = result.duration
     rows, skipped = select(plan_data["questions"], durations, paths, n, seconds)
     name = output_name(split_type, n, seconds)
     out = Path(data_dir) / f"{name}.json"

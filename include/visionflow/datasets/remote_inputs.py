@@ -19,7 +19,7 @@ from typing import Iterator
 from urllib.parse import urlsplit
 
 from include.visionflow.errors import BadInputError, FetchError
-from include.visionflow.safe_names import safe_component
+from include.visionflow.paths import safe_component
 
 log = logging.getLogger(__name__)
 

