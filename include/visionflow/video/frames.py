@@ -3,7 +3,9 @@
 Two consumers (formats.md 1.5 and 5.4):
 
 * ``video_frames``: 10 fps, short side 256 only when larger (never upscale), ``%05d.jpg`` from 1;
-* mmaction raw frames: every frame at native rate, short side 256 (upscaling too), ``img_%05d.jpg``, q95.
+* mmaction raw frames: every frame at native rate, short side 256 (upscaling too), ``img_%05d.jpg``, q95;
+* AdaCLIP (formats.md 4.2): the frames ``ffmpeg -i IN [-r N] image_%05d.jpg`` writes, i.e. the CLI's
+  output-rate timing (``cli_rate``, see vsync.py) and ``scale=-1:N`` rounding (``nearest``).
 
 Speed matters (the benchmark compares against ``ffmpeg -vf fps=10,scale=...``): frames are decoded with
 codec threads, only *selected* frames are scaled (libswscale, straight to full-range YUV), and JPEG
