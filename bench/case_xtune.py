@@ -88,7 +88,7 @@ def case12(ctx: Context) -> CaseResult:
     result.verdict = (f"wall {result.wall_ratio:.2f}x AdaCLIP's; frames {sum(counts['ours'].values())} vs "
                       f"{sum(counts['theirs'].values())}, per video {'identical' if same else 'DIFFERENT'}")
     result.notes.append(f"{len(counts['ours'])} videos ({', '.join(FOLDER_SOURCES)} copies) in one flat folder; "
-                        f"AdaCLIP's pool has {workers} workers; the engine runs {workers} videos at a time")
+                        f"AdaCLIP's pool has {workers} workers; the engine runs one shard per process in {workers} processes")
     return result
 
 
