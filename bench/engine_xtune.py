@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frame_size", type=int, default=-1)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     a = p.parse_args(argv)
+    # The bench's generated folder is a legitimate input folder (the DAGs only read allowed folders).
+    os.environ["VISIONFLOW_INPUT_DIRS"] = os.pathsep.join(
+        p for p in (os.environ.get("VISIONFLOW_INPUT_DIRS", ""), os.path.abspath(a.src)) if p)
     from include.visionflow.storage import open_storage
 
     storage = open_storage(a.out)

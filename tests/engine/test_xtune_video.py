@@ -171,3 +171,10 @@ def test_retrieval_keys_keep_didemo_extensions(tmp_path):
     index = video_retrieval.index_videos(tmp_path)
     assert index == {"video7": ["video7.mp4", "video7.webm"], "x.avi": ["x.avi.mp4"]}
     assert video_retrieval.available_extensions(index) == {"video7": "mp4,webm", "x.avi": "mp4"}
+
+
+def test_local_inputs_outside_the_allowed_folders_are_refused(tmp_path):
+    with pytest.raises(BadInputError, match="allowed input folders"):
+        remote_inputs.named_files("/etc/hostname", ("hostname",), tmp_path, "questions_json")
+    with pytest.raises(BadInputError, match="allowed input folders"):
+        video_retrieval.fetch_videos("msrvtt", "", "/usr/share", str(tmp_path))

@@ -26,6 +26,7 @@ from pathlib import Path
 from include.visionflow.datasets import remote_inputs
 from include.visionflow.errors import BadInputError, DecodeError
 from include.visionflow.formats import llamafactory
+from include.visionflow.inputs import local_input
 from include.visionflow.manifest import ItemResult, ShardStats, Status, read_manifest
 from include.visionflow.shards import ShardSpec, process_shard, write_shards
 from include.visionflow.storage import Storage
@@ -107,7 +108,7 @@ def plan(storage: Storage, work_rel: str, questions_json: str, answers_json: str
         questions = remote_inputs.load_json(questions_json, Path(tmp), "questions_json")
         answers = remote_inputs.load_json(answers_json, Path(tmp), "answers_json")
     joined, unmatched = join(questions, answers)
-    index = index_videos(videos_dir)
+    index = index_videos(local_input(videos_dir, "videos_dir"))
     stems = list(dict.fromkeys(q["stem"] for q in joined))
     found = [s for s in stems if s in index]
     missing = [s for s in stems if s not in index]

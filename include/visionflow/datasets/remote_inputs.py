@@ -19,6 +19,7 @@ from typing import Iterator
 from urllib.parse import urlsplit
 
 from include.visionflow.errors import BadInputError, FetchError
+from include.visionflow.inputs import local_input
 from include.visionflow.paths import safe_component
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,8 @@ def _read_capped(fh, limit: int, name: str) -> bytes:
 def named_files(source: str, names: tuple[str, ...], work: Path, what: str, required: bool = True) -> dict[str, bytes]:
     """The files called ``names`` from ``source`` (URL or path of a file, folder or archive), name -> bytes.
 
-    A missing name is bad input when ``required`` (the message lists what was found)."""
+    A local path must lie in an allowed input folder (:mod:`inputs`). A missing name is bad input when
+    ``required`` (the message lists what was found)."""
     source = str(source).strip()
     if not source:
         raise BadInputError(f"{what} is empty: give a URL or a local path")
@@ -93,7 +95,7 @@ def named_files(source: str, names: tuple[str, ...], work: Path, what: str, requ
                 log.warning("%s: %s%s not fetched (%s)", what, source, name, err.reason)
     else:
         path = download(source, work / safe_component(Path(urlsplit(source).path).name or "input"), what) \
-            if is_url(source) else Path(source)
+            if is_url(source) else local_input(source, what)
         if path.is_dir():
             for dirpath, dirnames, filenames in os.walk(path):
                 dirnames.sort()

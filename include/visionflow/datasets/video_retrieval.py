@@ -28,6 +28,7 @@ from pathlib import Path
 from include.visionflow.datasets import remote_inputs
 from include.visionflow.errors import BadInputError, BadRowError
 from include.visionflow.formats import adaclip
+from include.visionflow.inputs import local_input
 from include.visionflow.manifest import ItemResult, ShardStats, Status, merge_stats, read_manifest, read_stats
 from include.visionflow.paths import safe_component
 from include.visionflow.shards import ShardSpec, process_shard, write_shards
@@ -113,9 +114,10 @@ def fetch_videos(dataset: str, videos_url: str, videos_dir: str, data_root: str)
         if not videos_dir:
             hint = VIDEOS.get(dataset) or WHERE_VIDEOS[dataset]
             raise BadInputError(f"give videos_dir (a local folder) or videos_url (a zip/tar); {hint}")
-        if not Path(videos_dir).is_dir():
+        folder = local_input(videos_dir, "videos_dir")
+        if not folder.is_dir():
             raise BadInputError(f"videos_dir {videos_dir!r} is not a folder")
-        return str(Path(videos_dir).resolve())
+        return str(folder)
     if str(data_root).startswith("s3://") and not videos_dir:
         raise BadInputError("videos are decoded locally: with an s3:// data_root give a local videos_dir too")
     dest = Path(videos_dir or Path(data_root, "videos", dataset)).resolve()
@@ -125,8 +127,8 @@ def fetch_videos(dataset: str, videos_url: str, videos_dir: str, data_root: str)
         return str(dest)
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest, prefix=".download-") as tmp:
-        archive = Path(videos_url) if not remote_inputs.is_url(videos_url) else remote_inputs.download(
-            videos_url, Path(tmp, "videos.archive"), "videos_url")
+        archive = local_input(videos_url, "videos_url") if not remote_inputs.is_url(videos_url) else \
+            remote_inputs.download(videos_url, Path(tmp, "videos.archive"), "videos_url")
         if not archive.is_file():
             raise BadInputError(f"videos_url {videos_url!r} is not a URL or an existing archive")
         count = remote_inputs.unpack_videos(archive, dest, VIDEO_SUFFIXES)
