@@ -89,6 +89,19 @@ def _clip_datasets(urls: dict[str, str], data: Path) -> dict:
             "checksums_url": checksums, "seed": 1}
 
 
+def _video_retrieval(urls: dict[str, str], data: Path) -> dict:
+    videos_url, annotations = _need(urls, "msrvtt_videos_url", "msrvtt_annotations_url")
+    return {"dataset": "msrvtt", "videos_url": videos_url, "annotations_url": annotations,
+            "data_root": str(data / "adaclip"), "frame_rate": 1, "frame_size": 128}
+
+
+def _activitynet_qa(urls: dict[str, str], data: Path) -> dict:
+    questions, answers, videos = _need(urls, "activitynet_qa_questions_url", "activitynet_qa_answers_url",
+                                       "activitynet_videos_dir")
+    return {"questions_json": questions, "answers_json": answers, "videos_dir": videos, "name": "val_q",
+            "type": "val", "n": 500, "seconds": 3, "data_dir": str(data / "llamafactory")}
+
+
 # Ordered: runs are triggered (and summarised) in this order.
 DEMO_RUNS: dict[str, DemoRun] = {
     "openimages_v4": DemoRun("OpenImages V4", _openimages, "openimages",
@@ -106,6 +119,10 @@ DEMO_RUNS: dict[str, DemoRun] = {
                             Counts("video_frames/_work/video_frames/{run}/manifests/*.stats.json")),
     "clip_datasets": DemoRun("CLIP: Caltech101", _clip_datasets, "clip/caltech-101",
                              Counts("clip/_work/clip_datasets/caltech101/{run}/*/manifests/*.stats.json")),
+    "video_retrieval": DemoRun("AdaCLIP MSRVTT (frames, annots)", _video_retrieval, "adaclip",
+                               Counts("adaclip/frames/msrvtt/_work/video_retrieval/{run}/manifests/*.stats.json")),
+    "activitynet_qa": DemoRun("ActivityNet-QA (LLaMA-Factory)", _activitynet_qa, "llamafactory",
+                              Counts("llamafactory/_work/activitynet_qa/{run}/manifests/*.stats.json")),
 }
 
 

@@ -3,7 +3,9 @@
 Two consumers (formats.md 1.5 and 5.4):
 
 * ``video_frames``: 10 fps, short side 256 only when larger (never upscale), ``%05d.jpg`` from 1;
-* mmaction raw frames: every frame at native rate, short side 256 (upscaling too), ``img_%05d.jpg``, q95.
+* mmaction raw frames: every frame at native rate, short side 256 (upscaling too), ``img_%05d.jpg``, q95;
+* AdaCLIP (formats.md 4.2): the frames ``ffmpeg -i IN [-r N] image_%05d.jpg`` writes, i.e. the CLI's
+  output-rate timing (``cli_rate``, see vsync.py) and ``scale=-1:N`` rounding (``nearest``).
 
 Speed matters (the benchmark compares against ``ffmpeg -vf fps=10,scale=...``): frames are decoded with
 codec threads, only *selected* frames are scaled (libswscale, straight to full-range YUV), and JPEG
@@ -18,6 +20,7 @@ import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
 
@@ -83,6 +86,10 @@ class FrameOptions:
     pattern: str = "%05d.jpg"
     start_number: int = 1
     threads: int = 2
+    # Frame timing of the ffmpeg CLI's output rate (``-r``, or the native rate without it) instead of the fps
+    # filter's; and odd sizes rounded to nearest like ``scale=-1:N`` (AdaCLIP's extractor does both).
+    cli_rate: bool = False
+    nearest: bool = False
 
     def __post_init__(self) -> None:
         if self.fps is not None and self.fps <= 0:
@@ -132,7 +139,8 @@ class _JpegWriter:
     def _coded_size(self, frame) -> tuple[int, int]:
         width, height = (frame.height, frame.width) if self.rotation in (90, 270) else (frame.width, frame.height)
         opts = self.options
-        out_w, out_h = target_size(width, height, opts.short_side, upscale=opts.upscale, even=opts.even)
+        out_w, out_h = target_size(width, height, opts.short_side, upscale=opts.upscale, even=opts.even,
+                                   nearest=opts.nearest)
         return (out_h, out_w) if self.rotation in (90, 270) else (out_w, out_h)
 
     def write(self, frame, repeats: int) -> None:
@@ -250,30 +258,89 @@ def extract_frames(
     return extract_with(src, Path(out_dir), options)
 
 
+def _exact_frames(container, stream) -> Iterator[tuple[object, Fraction, Fraction]]:
+    """(frame, seconds from file start, duration) as exact fractions, timed as the ffmpeg CLI times them."""
+    import av
+
+    time_base = stream.time_base
+    offset = _round_near(Fraction(container.start_time or 0, 1_000_000) / time_base)  # in stream ticks
+    default = 1 / Fraction(stream.guessed_rate or stream.average_rate or 25)
+    seconds, index = Fraction(0), 0
+    try:
+        for frame in container.decode(stream):
+            tb = frame.time_base or time_base
+            if frame.pts is not None:
+                seconds = (frame.pts - offset) * tb
+            elif index:
+                seconds += default
+            duration = frame.duration * tb if frame.duration else default
+            index += 1
+            yield frame, seconds, duration
+    except av.error.FFmpegError as err:
+        raise DecodeError("corrupt_video", f"decoding failed after {index} frames: {err}") from err
+
+
+class _FilterTiming:
+    """Every frame (native rate), or the fps filter's choice of frames (:class:`RateSampler`)."""
+
+    def __init__(self, options: FrameOptions):
+        self.sampler = RateSampler(options.fps) if options.fps else None
+        self.held, self.end = None, 0.0
+
+    def frame(self, writer: "_JpegWriter", frame, seconds: float, duration: float) -> None:
+        self.end = max(self.end, seconds + duration)
+        if self.sampler is None:
+            writer.write(frame, 1)
+            return
+        repeats = self.sampler.push(seconds)
+        if self.held is not None:
+            writer.write(self.held, repeats)
+        self.held = frame
+
+    def finish(self, writer: "_JpegWriter") -> None:
+        if self.sampler is not None and self.held is not None:
+            writer.write(self.held, self.sampler.finish(self.end))
+
+
+class _CliTiming:
+    """Frames repeated or dropped exactly as ``ffmpeg -i IN [-r N] OUT/%05d.jpg`` does (see vsync.py)."""
+
+    def __init__(self, options: FrameOptions, stream, single_stream: bool):
+        from include.visionflow.video.vsync import CliRateSync
+
+        rate = Fraction(repr(float(options.fps))) if options.fps else Fraction(stream.guessed_rate or 25)
+        self.sync, self.last = CliRateSync(rate, single_stream), None
+
+    def frame(self, writer: "_JpegWriter", frame, seconds: Fraction, duration: Fraction) -> None:
+        before, now = self.sync.push(seconds, duration)
+        writer.write(self.last, before)
+        writer.write(frame, now)
+        self.last = frame
+
+    def finish(self, writer: "_JpegWriter") -> None:
+        if self.last is not None:
+            writer.write(self.last, self.sync.finish())
+
+
 def extract_with(src: str | Path, out_dir: Path, options: FrameOptions) -> int:
     container = open_video(src)
     writer: _JpegWriter | None = None
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"  # frame + slice threads: decoding is most of the work
-        sampler = RateSampler(options.fps) if options.fps else None
-        held = None
-        end = 0.0
-        for frame, seconds, duration in _timed_frames(container, stream):
+        if options.cli_rate:
+            frames = _exact_frames(container, stream)
+            timing = _CliTiming(options, stream, single_stream=len(container.streams) == 1)
+        else:
+            frames = _timed_frames(container, stream)
+            timing = _FilterTiming(options)
+        for frame, seconds, duration in frames:
             if writer is None:
                 writer = _JpegWriter(out_dir, options, normalize_rotation(getattr(frame, "rotation", 0)))
-            end = max(end, seconds + duration)
-            if sampler is None:
-                writer.write(frame, 1)
-                continue
-            repeats = sampler.push(seconds)
-            if held is not None:
-                writer.write(held, repeats)
-            held = frame
+            timing.frame(writer, frame, seconds, duration)
         if writer is None:
             raise DecodeError("corrupt_video", f"{Path(src).name}: no decodable frame")
-        if sampler is not None and held is not None:
-            writer.write(held, sampler.finish(end))
+        timing.finish(writer)
     finally:
         container.close()
         if writer is not None:

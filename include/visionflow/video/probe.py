@@ -59,12 +59,14 @@ def normalize_rotation(degrees: float | int | None) -> int:
     return snapped
 
 
-def target_size(width: int, height: int, short_side: int | None, *, upscale: bool, even: bool) -> tuple[int, int]:
+def target_size(width: int, height: int, short_side: int | None, *, upscale: bool, even: bool,
+                nearest: bool = False) -> tuple[int, int]:
     """Size whose short side is ``short_side``, keeping the aspect ratio.
 
     ``even=True`` rounds the long side to a multiple of 2 like ffmpeg's ``scale=-2:N`` (needed by yuv420p
     encoders); otherwise it is truncated like mmcv's ``imrescale`` (mmaction raw frames). Without ``upscale``
     a video whose short side is already at most ``short_side`` keeps its size (rounded down to even if asked).
+    ``nearest`` (with ``even=False``) rounds the long side to nearest like ffmpeg's ``scale=-1:N``.
     """
     if not short_side or short_side <= 0 or (not upscale and min(width, height) <= short_side):
         return (width - width % 2, height - height % 2) if even else (width, height)
@@ -73,6 +75,8 @@ def target_size(width: int, height: int, short_side: int | None, *, upscale: boo
     if even:
         long_out = max(2, (short_side * long_in + short_in) // (2 * short_in) * 2)  # av_rescale rounding
         short_out = short_side - short_side % 2
+    elif nearest:
+        long_out, short_out = max(1, (short_side * long_in + short_in // 2) // short_in), short_side
     else:
         long_out, short_out = max(1, int(long_in * short_side / short_in)), short_side
     return (long_out, short_out) if landscape else (short_out, long_out)

@@ -1,0 +1,68 @@
+"""
+### ActivityNet-QA for Qwen2-VL fine-tuning (LLaMA-Factory sharegpt video dataset)
+
+The XTune guide's `generate_llama_json_limit_frames.py -name val_q -type val -n 500 -seconds 20` as a run:
+
+1. **plan**: questions (`questions_json`, default MILVLG's `dataset/<name>.json`) joined with answers
+   (`answers_json`, default `dataset/<type>_a.json`) on `question_id`; each question's video is the file
+   with stem `v_<video_name>` (`.mp4`, `.mkv`, `.webm`) found in one index of `videos_dir`;
+2. **probe** (one mapped task per shard of videos): the video stream's duration, else the container's (many
+   mkv/webm files have only the latter);
+3. **write**: in question order, questions whose video lasts more than `seconds`, stopping at `n`, to
+   `<data_dir>/activitynet_qa_<type>_<n>_limit_<seconds>s.json` (`<video>question?` / answer messages and a
+   `videos` list of absolute paths), and its entry of the same name merged into `<data_dir>/dataset_info.json`
+   (other entries are kept; concurrent runs take turns on a lock file).
+
+Unmatched questions, missing, unreadable and too-short videos are counted with examples in the run's
+`report.json` (`<data_dir>/_work/activitynet_qa/<run>/`) and in the log. Unscheduled: trigger it.
+"""
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG, Param
+
+from visionflow_airflow.common import dag_kwargs
+from visionflow_airflow.operators.xtune_video import (
+    PlanActivityNetQAOperator,
+    ProbeActivityNetQAOperator,
+    WriteActivityNetQAOperator,
+)
+
+with DAG(
+    dag_id="activitynet_qa",
+    description="ActivityNet-QA questions and answers as a LLaMA-Factory video dataset (Qwen2-VL)",
+    schedule=None,
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    params={
+        "questions_json": Param("", type="string", title="Questions",
+                                description="URL or local path of the questions JSON. Empty: MILVLG's "
+                                "dataset/<name>.json on GitHub."),
+        "answers_json": Param("", type="string", title="Answers",
+                              description="URL or local path of the answers JSON. Empty: MILVLG's "
+                              "dataset/<type>_a.json on GitHub."),
+        "videos_dir": Param("data/activitynet/videos", type="string", minLength=1, title="Videos folder",
+                            description="Local folder with the ActivityNet videos (v_<id>.mp4/.mkv/.webm)."),
+        "name": Param("val_q", type="string", minLength=1, title="Questions file name",
+                      description="MILVLG questions file (without .json) used when questions_json is empty."),
+        "type": Param("val", type="string", minLength=1, title="Split type",
+                      description="Names the answers file (<type>_a.json) and the output file."),
+        "n": Param(500, type="integer", minimum=1, title="Rows",
+                   description="Stop after this many kept questions, in question order."),
+        "seconds": Param(20, type="number", minimum=0, title="Minimum duration",
+                         description="Keep only videos longer than this many seconds."),
+        "data_dir": Param("data/llamafactory", type="string", minLength=1, title="LLaMA-Factory data folder",
+                          description="Local folder of the output JSON and dataset_info.json."),
+    },
+    **dag_kwargs(__doc__, ["video", "xtune", "llamafactory"]),
+) as dag:
+    plan = PlanActivityNetQAOperator(
+        task_id="plan", questions_json="{{ params.questions_json }}", answers_json="{{ params.answers_json }}",
+        videos_dir="{{ params.videos_dir }}", name="{{ params.name }}", split_type="{{ params.type }}",
+        data_dir="{{ params.data_dir }}")
+    probe = ProbeActivityNetQAOperator.partial(task_id="probe", data_dir="{{ params.data_dir }}",
+                                               max_active_tis_per_dag=2).expand(shard=plan.output)
+    write = WriteActivityNetQAOperator(task_id="write", shards=plan.output, split_type="{{ params.type }}",
+                                       n="{{ params.n }}", seconds="{{ params.seconds }}",
+                                       data_dir="{{ params.data_dir }}", trigger_rule="none_failed")
+    probe >> write

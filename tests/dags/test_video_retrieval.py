@@ -1,0 +1,103 @@
+"""The video_retrieval DAG end to end with dag.test() on the sample source's MSRVTT, DiDeMo and ActivityNet."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def conf(dataset, data_root, **extra):
+    """Every param spelled out: in one process, dag.test() can carry a previous run's conf over as params."""
+    return {"dataset": dataset, "videos_url": "", "videos_dir": "", "annotations_url": "", "splits_url": "",
+            "data_root": str(data_root), "frames_dir": "", "frame_rate": -1, "frame_size": -1, **extra}
+
+
+@pytest.fixture(scope="module")
+def dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags" / "video_retrieval.py")).get_dag("video_retrieval")
+
+
+def frames_of(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def adaclip_count(video: Path, out: Path, frame_rate: int) -> int:
+    """Frames AdaCLIP's extractor writes: ``ffmpeg -i IN -q:v 2 -r F OUT/image_%05d.jpg`` (imageio-ffmpeg's)."""
+    import subprocess
+
+    from imageio_ffmpeg import get_ffmpeg_exe
+
+    out.mkdir(parents=True)
+    subprocess.run([get_ffmpeg_exe(), "-nostats", "-loglevel", "0", "-i", str(video), "-q:v", "2", "-r",
+                    str(frame_rate), str(out / "image_%05d.jpg")], check=True)
+    return len(list(out.glob("*.jpg")))
+
+
+def test_msrvtt_from_the_zip(airflow_db, dag, sample_source, tmp_path):
+    urls = sample_source.urls
+    dr = dag.test(run_conf=conf("msrvtt", tmp_path, videos_url=urls["msrvtt_videos_url"],
+                                annotations_url=urls["msrvtt_annotations_url"], frame_rate=2, frame_size=64))
+    assert dr.state == "success"
+    assert sorted(p.name for p in (tmp_path / "videos" / "msrvtt").iterdir() if not p.name.startswith(".")) == [
+        "video0.mp4", "video1.webm", "video7020.mkv", "video7021.mp4"]
+    train = json.loads((tmp_path / "annots/msrvtt/train.json").read_text())
+    val = json.loads((tmp_path / "annots/msrvtt/val.json").read_text())
+    assert list(train) == ["video0", "video1"]  # video2 is annotated but missing: left out, not "extension": ""
+    assert train["video1"] == {"extension": "webm", "timestamps": [[184.33, 206.89]],
+                               "sentences": ["a phone call in a car"]}
+    assert val["video7020"]["sentences"] == ["a woman creating a fondant baby and flower"]
+    report = json.loads((tmp_path / "annots/msrvtt/report.json").read_text())
+    assert report["splits"]["train"]["missing_examples"] == ["video2"]
+    frames = tmp_path / "frames" / "msrvtt"
+    for video in sorted((tmp_path / "videos" / "msrvtt").glob("video*")):  # counted as ffmpeg -r 2 counts
+        expected = adaclip_count(video, tmp_path / "ffmpeg" / video.stem, 2)
+        assert frames_of(frames / video.stem) == [f"image_{i:05d}.jpg" for i in range(1, expected + 1)]
+    assert Image.open(frames / "video0/image_00001.jpg").size == (151, 64)  # scale=-1:64 rounding
+    assert Image.open(frames / "video7021/image_00001.jpg").size == (64, 151)  # portrait
+    summary = json.loads((tmp_path / "reports/video_retrieval_msrvtt.json").read_text())
+    assert summary["counts"]["ok"] == 4 and summary["annotated"]["train"]["without_frames"] == []
+
+
+def test_didemo_keys_keep_their_extension(airflow_db, dag, sample_source, tmp_path):
+    urls = sample_source.urls
+    dr = dag.test(run_conf=conf("didemo", tmp_path, videos_dir=urls["didemo_videos_dir"],
+                                annotations_url=urls["didemo_annotations_url"], splits_url=urls["didemo_splits_url"],
+                                frames_dir=str(tmp_path / "f"), frame_rate=1, frame_size=48))
+    assert dr.state == "success"
+    val = json.loads((tmp_path / "annots/didemo/val.json").read_text())
+    assert val == {"26292851@N04_4253489686_265c3c8051.m4v": {"extension": "mp4", "sentences": ["the camera turns."]}}
+    train = json.loads((tmp_path / "annots/didemo/train.json").read_text())
+    assert list(train) == ["54322086@N00_2408598493_274c77d26a.avi"]  # CE list filter; missing video left out
+    assert train["54322086@N00_2408598493_274c77d26a.avi"]["sentences"] == ["a man walks.", "the bikes pass."]
+    for key in (*train, *val):
+        assert (tmp_path / "f" / key / "image_00001.jpg").is_file()
+    # Stored landscape with a 90 degree flag: frames come out upright, the displayed short side scaled.
+    assert Image.open(tmp_path / "f/26292851@N04_4253489686_265c3c8051.m4v/image_00001.jpg").size == (48, 113)
+
+
+def test_activitynet_rerun_skips_and_a_bad_video_is_reported(airflow_db, dag, sample_source, tmp_path):
+    urls = sample_source.urls
+    run = conf("activitynet", tmp_path, videos_dir=urls["activitynet_videos_dir"],
+               annotations_url=urls["activitynet_annotations_url"], frame_rate=1, frame_size=32)
+    assert dag.test(run_conf=run).state == "success"
+    val = json.loads((tmp_path / "annots/activitynet/val.json").read_text())
+    assert val["v_FsS_NCZEfaI"]["extension"] == "webm" and val["v_FsS_NCZEfaI"]["duration"] == 30.5
+    summary = json.loads((tmp_path / "reports/video_retrieval_activitynet.json").read_text())
+    assert summary["counts"]["ok"] == 5 and [f["key"] for f in summary["failures"]] == ["v_corrupt0001"]
+    first = (tmp_path / "frames/activitynet/v_uqiMw7tQ1Cc/image_00001.jpg").stat().st_mtime_ns
+    assert dag.test(run_conf=run).state == "success"
+    again = json.loads((tmp_path / "reports/video_retrieval_activitynet.json").read_text())
+    assert again["reused"] == 5
+    assert (tmp_path / "frames/activitynet/v_uqiMw7tQ1Cc/image_00001.jpg").stat().st_mtime_ns == first
+
+
+def test_a_failing_first_step_fails_the_run(airflow_db, dag, tmp_path):
+    dr = dag.test(run_conf=conf("activitynet", tmp_path, videos_dir=str(tmp_path / "nowhere")))
+    assert dr.state == "failed"
+    assert not (tmp_path / "annots").exists()
