@@ -38,7 +38,7 @@ class TrackConfig:
 
 def track_item(row: dict, storage: Storage, cfg: TrackConfig) -> ItemResult:
     """Detect and track objects in every scene segment of one video; resumable per segment."""
-    from include.visionflow.tracking.tracks import track_video
+    from include.visionflow.tracking.meta import track_video
 
     return track_video(row, storage, cfg)
 
