@@ -5,8 +5,9 @@ Gaussian over time (sigma = int(0.66 s / mean step)), grown to one aspect ratio 
 clamped to [2/3, 3/2]), capped to the frame and shifted inside it. The video is read at its native rate from
 the track start for at most ``max_seconds``; each frame's box is interpolated in time, cropped at integer
 pixels and resized to the track's mean size (even numbers). Clips are H.264 (yuv420p) at the rounded native
-rate with a GOP of fps // 2. With ``blur_faces`` each clip goes through deface before it is published (the
-item is one video, so each worker blurs only its own videos' clips).
+rate with a GOP of fps // 2. With ``blur_faces`` every crop goes through deface's face blur before it is
+encoded (upstream ran the deface CLI over every clip on every worker; here the item is one video, so each
+worker blurs only its own videos' clips).
 """
 from __future__ import annotations
 
@@ -71,10 +72,15 @@ def fitted_boxes(ts: list[float], boxes: list[list[float]], height: int, width: 
     return np.stack([x, y, w, h], 1)
 
 
-def write_clip(container, record: dict, dst: Path, max_seconds: float) -> int:
-    """Crop the track out of an open video into ``dst``; returns the number of frames written."""
+def write_clip(container, record: dict, dst: Path, max_seconds: float, blur: bool = False) -> int:
+    """Crop the track out of an open video into ``dst``, faces blurred when ``blur``; returns the frame count.
+
+    Blurring happens on the crops before the one encode (deface's CenterFace and ellipse blur, through
+    ``video.faces``), which keeps the GOP and saves a second decode/encode pass per clip."""
     import av
     from PIL import Image
+
+    from include.visionflow.video.faces import blur_frame, centerface
 
     stream = container.streams.video[0]
     offset = (container.start_time or 0) / 1_000_000
@@ -101,7 +107,9 @@ def write_clip(container, record: dict, dst: Path, max_seconds: float) -> int:
             x0, y0 = int(round(bx)), int(round(by))
             x1, y1 = min(width, max(x0 + 1, int(round(bx + bw)))), min(height, max(y0 + 1, int(round(by + bh))))
             rgb = frame.to_ndarray(format="rgb24")[y0:y1, x0:x1]
-            crop = np.asarray(Image.fromarray(rgb).resize((out_w, out_h), Image.BILINEAR))
+            crop = np.array(Image.fromarray(rgb).resize((out_w, out_h), Image.BILINEAR))
+            if blur:
+                blur_frame(crop, centerface("opencv"))
             for packet in video.encode(av.VideoFrame.from_ndarray(crop, format="rgb24")):
                 out.mux(packet)
             written += 1
@@ -114,12 +122,6 @@ def staged_path(storage, suffix: str = ".mp4") -> Path:
     fd, tmp = tempfile.mkstemp(dir=storage.staging_dir(), suffix=suffix)
     os.close(fd)
     return Path(tmp)
-
-
-def blur_clip(src: Path, dst: Path) -> None:
-    from include.visionflow.video.faces import blur_faces
-
-    blur_faces(src, dst, keep_audio=False)
 
 
 def clip_video(row: dict, storage, cfg):
@@ -144,19 +146,14 @@ def clip_video(row: dict, storage, cfg):
             container = open_video(path)
             try:
                 for record, rel in todo:
-                    raw, final = staged_path(storage), staged_path(storage)
+                    staged = staged_path(storage)
                     try:
-                        if not write_clip(container, record, raw, cfg.max_clip_seconds):
+                        if not write_clip(container, record, staged, cfg.max_clip_seconds, blur=cfg.blur_faces):
                             raise DecodeError("empty_track_clip", f"no frames for track {record['tid']} of {yid}")
-                        if cfg.blur_faces:
-                            blur_clip(raw, final)
-                        else:
-                            os.replace(raw, final)
-                        size += final.stat().st_size
-                        storage.put_file(rel, final)
+                        size += staged.stat().st_size
+                        storage.put_file(rel, staged)
                     finally:
-                        for tmp in (raw, final):
-                            tmp.unlink(missing_ok=True)
+                        staged.unlink(missing_ok=True)
             finally:
                 container.close()
     dropped = len(records) - len(tracks)
