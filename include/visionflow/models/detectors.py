@@ -115,7 +115,19 @@ def read_labels(value, what: str) -> list[str]:
 
 def load_detector(spec: str, settings: dict | None = None) -> Detector:
     """A detector from its spec string (see the module doc); raises BadInputError naming what is wrong."""
-    settings = dict(settings or {})
+    detector = _load(spec, dict(settings or {}))
+    from include.visionflow.errors import BadRowError
+    from include.visionflow.tracking.tracks import clean_label, file_label
+
+    for label in detector.labels:  # a label names clip files: check them all now, not per track
+        try:
+            file_label(clean_label(label))
+        except BadRowError as err:
+            raise BadInputError(f"detector {spec!r}: class label {label!r} cannot be part of a file name") from err
+    return detector
+
+
+def _load(spec: str, settings: dict) -> Detector:
     kind, _, path = (spec or "centerface").partition(":")
     kind = kind.strip().lower()
     if kind == "centerface":

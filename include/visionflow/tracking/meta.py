@@ -61,7 +61,7 @@ def finished_segments(storage: Storage, domain: str, yid: str) -> list[str]:
 
 def track_video(row: dict, storage: Storage, cfg) -> ItemResult:
     from include.visionflow.models.detectors import cached_detector
-    from include.visionflow.safe_names import safe_component
+    from include.visionflow.paths import safe_component
     from include.visionflow.tracking.sampling import open_video, read_segments, segment_frames
     from include.visionflow.tracking.tracks import keep_track, make_tracker, track_frames, track_record
 
@@ -83,11 +83,13 @@ def track_video(row: dict, storage: Storage, cfg) -> ItemResult:
         raise DecodeError("no_video", f"{video_rel(cfg.video_dir, yid)} is missing")
     detector = cached_detector(cfg.detector, cfg.detector_settings)
     tracker = make_tracker(cfg.fps)
+    sampled = 0
     with storage.local_copy(video_rel(cfg.video_dir, yid)) as path:
         container = open_video(path)
         try:
             for key, segment in todo:
-                tracks, size = track_frames(segment_frames(container, *segment, cfg.fps), detector, tracker)
+                tracks, size, count = track_frames(segment_frames(container, *segment, cfg.fps), detector, tracker)
+                sampled += count
                 kept = [t for t in tracks if size and keep_track(t, size, cfg.min_track_len, cfg.min_track_area)]
                 records.extend(track_record(yid, t, detector.labels, size, segment) for t in kept)
                 write_records(storage, meta, records)
@@ -96,4 +98,5 @@ def track_video(row: dict, storage: Storage, cfg) -> ItemResult:
                 log.info("%s segment %.2f-%.2f: %d of %d tracks kept", yid, *segment, len(kept), len(tracks))
         finally:
             container.close()
-    return ItemResult(yid, Status.OK, output=meta, detail=f"{len(records)} tracks in {len(segments)} segments")
+    return ItemResult(yid, Status.OK, output=meta, detail=f"{len(records)} tracks in {len(segments)} segments",
+                      frames=sampled, duration=round(sum(e - s for s, e in segments), 3))
