@@ -26,11 +26,12 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from include.visionflow.errors import BadInputError, DecodeError, FetchError, RefusedURL
+from include.visionflow.errors import BadInputError, BadRowError
 from include.visionflow.formats.memmap import WIDTH, list_to_memmap
 from include.visionflow.formats.openverse_tsv import GzipTsvWriter, ImageRecord
 from include.visionflow.manifest import ItemResult, ShardStats, Status, merge_stats, read_stats
-from include.visionflow.shards import ShardSpec, finish_shard, read_shard, rows_per_shard, run_items, write_shards
+from include.visionflow.paths import safe_component
+from include.visionflow.shards import ShardSpec, process_shard, rows_per_shard, write_shards
 from include.visionflow.sources.flickr import FlickrClient, FlickrIngester
 from include.visionflow.sources.timeslice import PlanConfig
 from include.visionflow.storage import Storage
@@ -239,21 +240,21 @@ class DownloadConfig:
     threads: int = 16
 
 
+def local_file_rel(value: str) -> str:
+    """A list's ``local_file`` as a path under the download root: ``images/...``, every part checked."""
+    parts = str(value).split("/")
+    if len(parts) < 2 or parts[0] != "images":
+        raise BadRowError("unsafe_local_file", f"local_file {value!r} is not under images/")
+    return "/".join(safe_component(p, "local file") for p in parts)
+
+
 def _download_item(row: dict, root: Storage, fetcher, spec) -> ItemResult:
     from include.visionflow.images import transform_image
 
-    key, rel = row["id"], row["local_file"]
+    key, rel = row["id"], local_file_rel(row["local_file"])
     if root.exists(rel):
         return ItemResult(key, Status.OK, output=rel, bytes=root.size(rel) or 0, reused=True)
-    try:
-        data = fetcher.fetch_bytes(row["url"])
-        image = transform_image(data, spec)
-    except RefusedURL as err:
-        return ItemResult.failed(key, Status.REFUSED, err.reason, err.detail)
-    except FetchError as err:
-        return ItemResult.failed(key, Status.FAILED_DOWNLOAD, err.reason, err.detail)
-    except DecodeError as err:
-        return ItemResult.failed(key, Status.FAILED_DECODE, err.reason, err.detail)
+    image = transform_image(fetcher.fetch_bytes(row["url"]), spec)
     root.write_bytes(rel, image.jpeg)
     return ItemResult(key, Status.OK, output=rel, bytes=len(image.jpeg), width=image.width, height=image.height)
 
@@ -264,20 +265,11 @@ def download_shard(storage: Storage, root: Storage, spec: ShardSpec, cfg: Downlo
     from include.visionflow.fetch.http import Fetcher
     from include.visionflow.images import ImageSpec
 
-    if storage.exists(spec.stats_rel):
-        log.info("shard %s already done", spec.shard_id)
-        return read_stats(storage, spec.stats_rel)
-    started = time.monotonic()
     # Upstream scales the short side to 256 and upscales small images too (formats.md §1.3).
     image_spec = ImageSpec(mode="short_side", size=cfg.short_side, upscale=True, quality=cfg.quality)
     fetcher = fetcher or Fetcher()
-    rows = read_shard(storage, spec)
-    for row in rows:
-        if not row["local_file"].startswith("images/") or ".." in row["local_file"].split("/"):
-            raise BadInputError(f"shard {spec.shard_id}: local_file {row['local_file']!r} is not under images/")
-    results = run_items(rows, lambda r: _download_item(r, root, fetcher, image_spec), lambda r: r["id"],
-                        cfg.threads)
-    return finish_shard(storage, spec, results, started)
+    return process_shard(storage, spec, lambda r: _download_item(r, root, fetcher, image_spec), key="id",
+                         threads=cfg.threads, log_name="flickr download")
 
 
 def summarize_download(storage: Storage, specs: list[ShardSpec], subset: str) -> dict:

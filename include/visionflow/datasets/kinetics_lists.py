@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 
 from include.visionflow.datasets.kinetics import annotation_rel, stage_spec
 from include.visionflow.formats.mmaction import ListEntry, label_index, label_of, list_name, render_list
@@ -21,7 +20,6 @@ log = logging.getLogger(__name__)
 
 REPORT_REL = "download_report.json"
 SUMMARY_REL = "summary.json"
-_FRAMES = re.compile(r"^(\d+) frames$")
 
 
 def train_labels(storage: Storage) -> dict[str, int]:
@@ -41,10 +39,9 @@ def stage_rows(storage: Storage, specs: list[ShardSpec], stage: str) -> dict[str
 
 
 def frame_count(result: ItemResult) -> int:
-    match = _FRAMES.match(result.detail or "")
-    if not match:
-        raise ValueError(f"raw-frame row {result.key} has no frame count ({result.detail!r})")
-    return int(match.group(1))
+    if result.frames is None:
+        raise ValueError(f"raw-frame row {result.key} has no frame count")
+    return result.frames
 
 
 def _entries(results: list[ItemResult], labels: dict[str, int], rawframes: bool) -> list[ListEntry]:
