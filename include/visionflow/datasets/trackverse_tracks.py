@@ -1,0 +1,57 @@
+"""TrackVerse steps 5-7 (formats.md 2.2-2.4): object tracks, track clips and curated subsets.
+
+The DAG maps :func:`track_item` and :func:`clips_item` over shards of video rows (each row has at least
+``yid``) through the shard runner, then calls :func:`curate` once. Layout under the output root:
+
+* ``videos_segm/<yid[:2]>/<yid>.txt``: ``start,end`` scene segments (written by the scene step);
+* ``tracks_meta/<domain>/<yid[:2]>/<yid>-meta.jsonl.gzip`` + ``-progress.txt``: one JSON line per track;
+* ``tracks_mp4/<domain>/<yid[:2]>/<yid>-<label>-<tid>.mp4``: one clip per kept track;
+* ``tracks_subsets/<domain>/<name>.jsonl.gzip``: curated subsets.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from include.visionflow.manifest import ItemResult
+from include.visionflow.storage import Storage
+
+
+@dataclass(frozen=True)
+class TrackConfig:
+    """Everything steps 5-7 need; built by the operator from DAG params."""
+
+    domain: str = "faces"
+    fps: float = 16.0
+    min_track_len: float = 3.0  # seconds
+    min_track_area: float = 0.1  # mean box area / frame area
+    blur_faces: bool = True
+    video_dir: str = "videos_mp4"  # where <yid[:2]>/<yid>.mp4 is read from ("videos_blurred" reads blurred copies)
+    detector: str = "centerface"  # "centerface" | "onnx:<path>" | "torchvision:<path>"
+    detector_settings: dict = field(default_factory=dict)  # score_threshold, device, labels, ...
+    max_clip_seconds: float = 180.0
+    curation: str = "random"  # "random" | "class_balanced" | "video_balanced"
+    curation_sizes: tuple[int, ...] = (100,)  # random: N per subset; class_balanced: N per class
+    per_video: int = 3  # video_balanced: at most this many tracks per video
+    validation_yids: tuple[str, ...] = ()  # excluded from class_balanced subsets
+    seed: int = 0
+
+
+def track_item(row: dict, storage: Storage, cfg: TrackConfig) -> ItemResult:
+    """Detect and track objects in every scene segment of one video; resumable per segment."""
+    from include.visionflow.tracking.meta import track_video
+
+    return track_video(row, storage, cfg)
+
+
+def clips_item(row: dict, storage: Storage, cfg: TrackConfig) -> ItemResult:
+    """Write one clip per kept track of one video (faces blurred when ``cfg.blur_faces``)."""
+    from include.visionflow.tracking.clips import clip_video
+
+    return clip_video(row, storage, cfg)
+
+
+def curate(storage: Storage, cfg: TrackConfig) -> dict:
+    """Write the curated subsets; returns {subset name: {"path": ..., "tracks": n}}."""
+    from include.visionflow.datasets.trackverse_curate import curate_subsets
+
+    return curate_subsets(storage, cfg)

