@@ -11,6 +11,7 @@ newline.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def parse_segments(text: str) -> list[tuple[float, float]]:
 def sample_times(start: float, end: float, fps: float = 2.0, max_seconds: float = 8.0) -> list[float]:
     """Upstream's filter sampling: ``fps`` frames a second over the first ``min(length, max_seconds)``."""
     stop = min(end, start + max_seconds)
-    count = max(1, int((stop - start) * fps + 1e-6))
+    count = max(1, math.ceil((stop - start) * fps - 1e-6))  # like arange(start, stop, 1 / fps)
     return [start + k / fps for k in range(count)]
 
 
