@@ -173,3 +173,32 @@ def test_the_offline_default_finds_a_track_on_the_sample_sources_camera_footage(
     assert track_item({"yid": yid}, storage, cfg).detail == "1 tracks in 1 segments"
     [record] = read_records(storage, meta_rel(cfg.domain, yid))
     assert record["video_size"] == [180, 320] and record["top10_lbl"] == ["face"]
+
+
+def test_bad_rows_and_missing_inputs_become_manifest_rows(tmp_path):
+    """Through the shard runner: a hostile id is a bad_row, a video the scene step did not keep fails with a
+    reason, and the good video in the same shard is tracked."""
+    from include.visionflow.manifest import read_manifest
+    from include.visionflow.shards import process_shard, write_shards
+
+    storage = make_root(tmp_path)
+    rows = [{"yid": YID}, {"yid": "../../etc"}, {"yid": "noSegments1"}]
+    [spec] = write_shards(storage, "work/trackverse", rows, 10, ["yid"])
+    cfg = TrackConfig()
+    stats = process_shard(storage, spec, lambda row: track_item(row, storage, cfg), key="yid", stage="tracks")
+    assert stats.counts == {"ok": 1, "bad_row": 1, "failed_decode": 1}
+    rows = {r.key: r for r in read_manifest(storage, spec.for_stage("tracks").manifest_rel)}
+    assert rows["../../etc"].reason == "unsafe_video_id" and rows["noSegments1"].reason == "no_segments"
+    assert rows[YID].frames == 64 and rows[YID].duration == pytest.approx(4.004)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"fps": 0}, "fps 0 must be positive"),
+    ({"min_track_area": 1.5}, "min_track_area 1.5"),
+    ({"domain": "../lvis"}, "domain"),
+])
+def test_bad_track_settings_are_bad_input(kwargs, message):
+    from include.visionflow.errors import BadInputError
+
+    with pytest.raises(BadInputError, match=message):
+        TrackConfig(**kwargs)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from include.visionflow.errors import BadInputError
 from include.visionflow.manifest import ItemResult
 from include.visionflow.storage import Storage
 
@@ -25,7 +26,11 @@ class TrackConfig:
     min_track_len: float = 3.0  # seconds
     min_track_area: float = 0.1  # mean box area / frame area
     blur_faces: bool = True
-    video_dir: str = "videos_mp4"  # where <yid[:2]>/<yid>.mp4 is read from ("videos_blurred" reads blurred copies)
+    # Where <yid[:2]>/<yid>.mp4 is read: detection always sees the original frames (a face detector cannot
+    # find blurred faces, and other classes lose detail); clips are cut from ``video_dir`` ("videos_blurred"
+    # when the blur step ran) and, with blur_faces, blurred again on the crop, where faces are larger.
+    detect_dir: str = "videos_mp4"
+    video_dir: str = "videos_mp4"
     detector: str = "centerface"  # "centerface" | "onnx:<path>" | "torchvision:<path>"
     detector_settings: dict = field(default_factory=dict)  # score_threshold, device, labels, ...
     max_clip_seconds: float = 180.0
@@ -34,6 +39,26 @@ class TrackConfig:
     per_video: int = 3  # video_balanced: at most this many tracks per video
     validation_yids: tuple[str, ...] = ()  # excluded from class_balanced subsets
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        from include.visionflow.paths import safe_component
+
+        problems = []
+        if not self.fps > 0:
+            problems.append(f"fps {self.fps} must be positive (upstream samples 16)")
+        if self.min_track_len < 0:
+            problems.append(f"min_track_len {self.min_track_len} must be >= 0 seconds (upstream: 3)")
+        if not 0 <= self.min_track_area < 1:
+            problems.append(f"min_track_area {self.min_track_area} must be a frame fraction in [0, 1) (upstream: 0.1)")
+        if self.max_clip_seconds <= 0:
+            problems.append(f"max_clip_seconds {self.max_clip_seconds} must be positive (upstream: 180)")
+        try:
+            for value, what in ((self.domain, "domain"), (self.detect_dir, "detect_dir"), (self.video_dir, "video_dir")):
+                safe_component(value, what=what)
+        except BadInputError as err:
+            problems.append(str(err))
+        if problems:
+            raise BadInputError("track settings: " + "; ".join(problems))
 
 
 def track_item(row: dict, storage: Storage, cfg: TrackConfig) -> ItemResult:

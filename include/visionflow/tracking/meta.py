@@ -79,12 +79,12 @@ def track_video(row: dict, storage: Storage, cfg) -> ItemResult:
         if not segments:  # every scene was filtered out: an empty, finished meta file
             write_records(storage, meta, [])
         return ItemResult(yid, Status.OK, output=meta, detail=f"{len(records)} tracks", reused=bool(segments))
-    if not storage.exists(video_rel(cfg.video_dir, yid)):
-        raise DecodeError("no_video", f"{video_rel(cfg.video_dir, yid)} is missing")
+    if not storage.exists(video_rel(cfg.detect_dir, yid)):
+        raise DecodeError("no_video", f"{video_rel(cfg.detect_dir, yid)} is missing")
     detector = cached_detector(cfg.detector, cfg.detector_settings)
     tracker = make_tracker(cfg.fps)
     sampled = 0
-    with storage.local_copy(video_rel(cfg.video_dir, yid)) as path:
+    with storage.local_copy(video_rel(cfg.detect_dir, yid)) as path:
         container = open_video(path)
         try:
             for key, segment in todo:
