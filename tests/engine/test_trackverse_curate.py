@@ -54,8 +54,12 @@ def test_random_subsets_are_nested_prefixes_and_count_what_exists(storage):
     assert fns(subset(storage, "random-10")) != fns(medium)
 
 
-def test_class_balanced_takes_each_classes_best_tracks_without_validation_videos(storage):
-    cfg = TrackConfig(domain="lvis", curation="class_balanced", curation_sizes=(3,), validation_yids=(VIDEOS[-1],))
+@pytest.mark.parametrize("listed", ["ids", "file"])
+def test_class_balanced_takes_each_classes_best_tracks_without_validation_videos(storage, listed, tmp_path):
+    verified = tmp_path / "verified.txt"
+    verified.write_text(f"{VIDEOS[-1]}_dog_0001\n")  # upstream's lines: the id, then the track
+    validation = (VIDEOS[-1],) if listed == "ids" else (str(verified),)
+    cfg = TrackConfig(domain="lvis", curation="class_balanced", curation_sizes="[3]", validation_yids=validation)
     assert curate(storage, cfg) == {"class-balanced-x3": {
         "path": storage.uri("tracks_subsets/lvis/class-balanced-x3.jsonl.gzip"), "tracks": 9}}
     rows = subset(storage, "class-balanced-x3")

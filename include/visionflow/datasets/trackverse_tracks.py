@@ -37,12 +37,20 @@ class TrackConfig:
     curation: str = "random"  # "random" | "class_balanced" | "video_balanced"
     curation_sizes: tuple[int, ...] = (100,)  # random: N per subset; class_balanced: N per class
     per_video: int = 3  # video_balanced: at most this many tracks per video
-    validation_yids: tuple[str, ...] = ()  # excluded from class_balanced subsets
+    # Videos left out of every subset (upstream's verified validation set): ids, or local files of one id per
+    # line (the first 11 characters, like upstream's trackverse-verified-6perclass.txt).
+    validation_yids: tuple[str, ...] = ()
     seed: int = 0
 
     def __post_init__(self) -> None:
         from include.visionflow.paths import safe_component
 
+        # Templated DAG settings arrive as text ("{'score_threshold': 0.3}", "[100, 500]").
+        if isinstance(self.validation_yids, str) and not self.validation_yids.strip().startswith(("[", "(")):
+            object.__setattr__(self, "validation_yids", tuple(self.validation_yids.replace(",", " ").split()))
+        for name, kind in (("detector_settings", dict), ("curation_sizes", tuple), ("validation_yids", tuple)):
+            value = _literal(getattr(self, name), name)
+            object.__setattr__(self, name, kind(value) if value is not None else kind())
         problems = []
         if not self.fps > 0:
             problems.append(f"fps {self.fps} must be positive (upstream samples 16)")
@@ -59,6 +67,17 @@ class TrackConfig:
             problems.append(str(err))
         if problems:
             raise BadInputError("track settings: " + "; ".join(problems))
+
+
+def _literal(value, name: str):
+    if not isinstance(value, str):
+        return value
+    import ast
+
+    try:
+        return ast.literal_eval(value.strip()) if value.strip() else None
+    except (ValueError, SyntaxError) as err:
+        raise BadInputError(f"track setting {name}={value[:80]!r} is not a literal list or mapping") from err
 
 
 def track_item(row: dict, storage: Storage, cfg: TrackConfig) -> ItemResult:
