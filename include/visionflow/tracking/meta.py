@@ -71,8 +71,9 @@ def track_video(row: dict, storage: Storage, cfg) -> ItemResult:
     segments = read_segments(storage.read_text(segments_rel(yid)))
     meta = meta_rel(cfg.domain, yid)
     # Progress without its meta file means nothing (the meta file was removed): start over.
-    done = finished_segments(storage, cfg.domain, yid) if storage.exists(meta) else []
     keys = [segment_key(yid, s) for s in segments]
+    # Only segments still in the segments file count (the scene step may have been rerun with other settings).
+    done = [k for k in finished_segments(storage, cfg.domain, yid) if k in keys] if storage.exists(meta) else []
     records = [r for r in read_records(storage, meta) if segment_key(yid, tuple(r["segment"])) in done]
     todo = [(k, s) for k, s in zip(keys, segments) if k not in done]
     if not todo:
