@@ -61,8 +61,8 @@ class TrackConfig:
         if self.max_clip_seconds <= 0:
             problems.append(f"max_clip_seconds {self.max_clip_seconds} must be positive (upstream: 180)")
         try:
-            for value, what in ((self.domain, "domain"), (self.detect_dir, "detect_dir"), (self.video_dir, "video_dir")):
-                safe_component(value, what=what)
+            for what in ("domain", "detect_dir", "video_dir"):
+                safe_component(getattr(self, what), what=what)
         except BadInputError as err:
             problems.append(str(err))
         if problems:

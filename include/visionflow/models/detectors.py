@@ -11,9 +11,10 @@ Specs (formats.md 2.2 used Detic, whose weights and detectron2 are not on PyPI, 
   (boxes grown to the head, ``box_scale`` 1.3).
 * ``onnx:<path>``: a user's exported detector run with onnxruntime (CPU, or CUDA with ``device: cuda``).
   Input: float32 RGB in [0, 1], NCHW (or uint8 if the model says so), resized (stretched, no letterbox)
-  to the model's fixed size when it has one. Outputs, told apart by shape and type: ``boxes`` (N, 4) xyxy in input pixels, ``scores``
-  (N,), integer ``labels`` (N,) and optionally per-class scores (N, C) -- torchvision's export; or a single
-  YOLO-style (1, 4 + C, A) tensor of cx, cy, w, h and C class scores, decoded and NMS'd here.
+  to the model's fixed size when it has one. Outputs, told apart by shape and type: ``boxes`` (N, 4) xyxy
+  in input pixels, ``scores`` (N,), integer ``labels`` (N,) and optionally per-class scores (N, C) --
+  torchvision's export; or a single YOLO-style (1, 4 + C, A) tensor of cx, cy, w, h and C class scores,
+  decoded and NMS'd here.
 * ``torchvision:<path>``: a local ``fasterrcnn_resnet50_fpn_v2`` COCO state dict (91 classes); needs torch and
   torchvision installed, which visionflow itself does not require.
 
@@ -124,7 +125,8 @@ def read_labels(value, what: str) -> list[str]:
         return [str(v) for v in value]
     path = Path(str(value))
     if not path.is_file():
-        raise BadInputError(f"{what}: labels file {value!r} does not exist; give a list or a text file, one name per line")
+        raise BadInputError(f"{what}: labels file {value!r} does not exist; "
+                            "give a list or a text file, one name per line")
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 

@@ -153,7 +153,8 @@ def clip_video(row: dict, storage, cfg):
                         try:
                             written = write_clip(container, record, staged, cfg.max_clip_seconds, blur=cfg.blur_faces)
                         except av.error.FFmpegError as err:
-                            raise DecodeError("corrupt_video", f"{yid} near {record['track_ts'][0]:.2f}s: {err}") from err
+                            where = f"{yid} near {record['track_ts'][0]:.2f}s"
+                            raise DecodeError("corrupt_video", f"{where}: {err}") from err
                         if not written:  # its times lie past the decodable end: upstream skips it too
                             log.warning("%s: no frames for track %s", yid, record["tid"])
                             empty += 1

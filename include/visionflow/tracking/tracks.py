@@ -44,9 +44,9 @@ class Track:
 def make_tracker(fps: float):
     from trackers import ByteTrackTracker
 
-    return ByteTrackTracker(lost_track_buffer=TRACK_BUFFER, frame_rate=fps, track_activation_threshold=TRACK_THRESH + 0.1,
-                            minimum_consecutive_frames=2, minimum_iou_threshold=1.0 - MATCH_THRESH,
-                            high_conf_det_threshold=TRACK_THRESH)
+    return ByteTrackTracker(lost_track_buffer=TRACK_BUFFER, frame_rate=fps,
+                            track_activation_threshold=TRACK_THRESH + 0.1, minimum_consecutive_frames=2,
+                            minimum_iou_threshold=1.0 - MATCH_THRESH, high_conf_det_threshold=TRACK_THRESH)
 
 
 def _class_evidence(dets: Detections, classes: int) -> np.ndarray:
@@ -121,8 +121,7 @@ def track_record(yid: str, track: Track, labels: list[str], size: tuple, segment
     descs = [clean_label(labels[c]) for c in order]
     tid = track_id(yid, track)
     name = file_label(descs[0])
-    stats = lambda a: ([round(float(v), 4) for v in a[:, order].mean(0)], [round(float(v), 4) for v in a[:, order].std(0)])  # noqa: E731
-    (logit_mu, logit_std), (wlogit_mu, wlogit_std) = stats(logits), stats(weighted)
+    (logit_mu, logit_std), (wlogit_mu, wlogit_std) = _moments(logits[:, order]), _moments(weighted[:, order])
     return {
         "yid": yid, "tid": tid, "fn": f"{yid[:2]}/{yid}-{name}-{tid}.mp4", "video_size": [int(size[0]), int(size[1])],
         "segment": [round(segment[0], 3), round(segment[1], 3)],
@@ -131,6 +130,11 @@ def track_record(yid: str, track: Track, labels: list[str], size: tuple, segment
         "top10_logit_mu": logit_mu, "top10_logit_std": logit_std,
         "top10_wlogit_mu": wlogit_mu, "top10_wlogit_std": wlogit_std,
     }
+
+
+def _moments(values: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per-class mean and standard deviation over time."""
+    return [round(float(v), 4) for v in values.mean(0)], [round(float(v), 4) for v in values.std(0)]
 
 
 def keep_track(track: Track, size: tuple, min_len: float, min_area: float) -> bool:
