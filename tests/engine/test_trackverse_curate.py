@@ -42,7 +42,8 @@ def subset(storage, name: str) -> list[dict]:
 def test_random_subsets_are_nested_prefixes_and_count_what_exists(storage):
     cfg = TrackConfig(domain="lvis", curation="random", curation_sizes=(10, 4, 100), seed=7)
     written = curate(storage, cfg)
-    assert {name: info["tracks"] for name, info in written.items()} == {"random-4": 4, "random-10": 10, "random-100": 30}
+    counts = {name: info["tracks"] for name, info in written.items()}
+    assert counts == {"random-4": 4, "random-10": 10, "random-100": 30}
     small, medium, everything = (subset(storage, f"random-{n}") for n in (4, 10, 100))
     fns = lambda rows: {r["fn"] for r in rows}  # noqa: E731
     assert fns(small) < fns(medium) < fns(everything)
@@ -54,8 +55,12 @@ def test_random_subsets_are_nested_prefixes_and_count_what_exists(storage):
     assert fns(subset(storage, "random-10")) != fns(medium)
 
 
-def test_class_balanced_takes_each_classes_best_tracks_without_validation_videos(storage):
-    cfg = TrackConfig(domain="lvis", curation="class_balanced", curation_sizes=(3,), validation_yids=(VIDEOS[-1],))
+@pytest.mark.parametrize("listed", ["ids", "file"])
+def test_class_balanced_takes_each_classes_best_tracks_without_validation_videos(storage, listed, tmp_path):
+    verified = tmp_path / "verified.txt"
+    verified.write_text(f"{VIDEOS[-1]}_dog_0001\n")  # upstream's lines: the id, then the track
+    validation = (VIDEOS[-1],) if listed == "ids" else (str(verified),)
+    cfg = TrackConfig(domain="lvis", curation="class_balanced", curation_sizes="[3]", validation_yids=validation)
     assert curate(storage, cfg) == {"class-balanced-x3": {
         "path": storage.uri("tracks_subsets/lvis/class-balanced-x3.jsonl.gzip"), "tracks": 9}}
     rows = subset(storage, "class-balanced-x3")

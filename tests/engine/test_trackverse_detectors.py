@@ -26,7 +26,8 @@ def _score_nodes():
         helper.make_node("ReduceMean", ["images"], ["mean"], keepdims=0),
         helper.make_node("Add", ["mean", "half"], ["raw"]),
         helper.make_node("Min", ["raw", "one"], ["score0"]),
-    ], [helper.make_tensor("half", TensorProto.FLOAT, [], [0.5]), helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])]
+    ], [helper.make_tensor("half", TensorProto.FLOAT, [], [0.5]),
+        helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])]
 
 
 def boxes_model(path: Path) -> Path:

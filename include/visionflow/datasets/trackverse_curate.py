@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+from pathlib import Path
 from collections import defaultdict
 
 from include.visionflow.errors import BadInputError
@@ -78,13 +79,26 @@ def select(tracks: list[dict], method: str, sizes: list[int], per_video: int, se
     return subsets
 
 
+def validation_ids(entries) -> set[str]:
+    ids: set[str] = set()
+    for entry in entries:
+        path = Path(str(entry))
+        if path.suffix in (".txt", ".csv") or "/" in str(entry):
+            if not path.is_file():
+                raise BadInputError(f"validation list {entry!r} does not exist; give video ids or a local file")
+            ids.update(line.strip()[:11] for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        else:
+            ids.add(str(entry))
+    return ids
+
+
 def curate_subsets(storage: Storage, cfg) -> dict:
     methods = [m.strip() for m in str(cfg.curation).split(",") if m.strip()]
     sizes = sorted({int(s) for s in cfg.curation_sizes})
     if not methods or not sizes or sizes[0] <= 0 or cfg.per_video <= 0:
         raise BadInputError(f"curation {cfg.curation!r} with sizes {list(cfg.curation_sizes)} and per_video "
                             f"{cfg.per_video}: give a method ({', '.join(METHODS)}) and positive sizes")
-    tracks = load_tracks(storage, cfg.domain, {str(y) for y in cfg.validation_yids})
+    tracks = load_tracks(storage, cfg.domain, validation_ids(cfg.validation_yids))
     log.info("%d tracks of domain %s to curate", len(tracks), cfg.domain)
     written = {}
     for method in methods:

@@ -126,9 +126,11 @@ def staged_path(storage, suffix: str = ".mp4") -> Path:
 
 def clip_video(row: dict, storage, cfg):
     """Every kept track of one video as a clip under ``tracks_mp4/<domain>/``; clips already there are reused."""
+    import av
+
     from include.visionflow.errors import DecodeError
     from include.visionflow.manifest import ItemResult, Status
-    from include.visionflow.safe_names import safe_component, safe_relpath
+    from include.visionflow.paths import safe_component, safe_relpath
     from include.visionflow.tracking.meta import meta_rel, read_records, video_rel
     from include.visionflow.tracking.sampling import open_video
 
@@ -140,7 +142,7 @@ def clip_video(row: dict, storage, cfg):
     tracks = drop_duplicates(records)
     todo = [(r, f"tracks_mp4/{cfg.domain}/{safe_relpath(r['fn'], what='track file name')}") for r in tracks]
     todo = [(r, rel) for r, rel in todo if not storage.exists(rel)]
-    size = 0
+    size = frames = empty = 0
     if todo:
         with storage.local_copy(video_rel(cfg.video_dir, yid)) as path:
             container = open_video(path)
@@ -148,8 +150,16 @@ def clip_video(row: dict, storage, cfg):
                 for record, rel in todo:
                     staged = staged_path(storage)
                     try:
-                        if not write_clip(container, record, staged, cfg.max_clip_seconds, blur=cfg.blur_faces):
-                            raise DecodeError("empty_track_clip", f"no frames for track {record['tid']} of {yid}")
+                        try:
+                            written = write_clip(container, record, staged, cfg.max_clip_seconds, blur=cfg.blur_faces)
+                        except av.error.FFmpegError as err:
+                            where = f"{yid} near {record['track_ts'][0]:.2f}s"
+                            raise DecodeError("corrupt_video", f"{where}: {err}") from err
+                        if not written:  # its times lie past the decodable end: upstream skips it too
+                            log.warning("%s: no frames for track %s", yid, record["tid"])
+                            empty += 1
+                            continue
+                        frames += written
                         size += staged.stat().st_size
                         storage.put_file(rel, staged)
                     finally:
@@ -157,7 +167,9 @@ def clip_video(row: dict, storage, cfg):
             finally:
                 container.close()
     dropped = len(records) - len(tracks)
-    detail = f"{len(tracks)} clips ({len(todo)} new, {dropped} near-duplicates dropped)"
+    detail = f"{len(tracks) - empty} clips ({len(todo) - empty} new, {dropped} near-duplicates dropped)"
+    if empty:
+        detail += f", {empty} tracks without frames"
     log.info("%s: %s", yid, detail)
     return ItemResult(yid, Status.OK, output=f"tracks_mp4/{cfg.domain}/{yid[:2]}", bytes=size, detail=detail,
-                      reused=bool(tracks) and not todo)
+                      frames=frames, reused=bool(tracks) and not todo)

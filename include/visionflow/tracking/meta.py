@@ -61,7 +61,7 @@ def finished_segments(storage: Storage, domain: str, yid: str) -> list[str]:
 
 def track_video(row: dict, storage: Storage, cfg) -> ItemResult:
     from include.visionflow.models.detectors import cached_detector
-    from include.visionflow.safe_names import safe_component
+    from include.visionflow.paths import safe_component
     from include.visionflow.tracking.sampling import open_video, read_segments, segment_frames
     from include.visionflow.tracking.tracks import keep_track, make_tracker, track_frames, track_record
 
@@ -71,23 +71,26 @@ def track_video(row: dict, storage: Storage, cfg) -> ItemResult:
     segments = read_segments(storage.read_text(segments_rel(yid)))
     meta = meta_rel(cfg.domain, yid)
     # Progress without its meta file means nothing (the meta file was removed): start over.
-    done = finished_segments(storage, cfg.domain, yid) if storage.exists(meta) else []
     keys = [segment_key(yid, s) for s in segments]
+    # Only segments still in the segments file count (the scene step may have been rerun with other settings).
+    done = [k for k in finished_segments(storage, cfg.domain, yid) if k in keys] if storage.exists(meta) else []
     records = [r for r in read_records(storage, meta) if segment_key(yid, tuple(r["segment"])) in done]
     todo = [(k, s) for k, s in zip(keys, segments) if k not in done]
     if not todo:
         if not segments:  # every scene was filtered out: an empty, finished meta file
             write_records(storage, meta, [])
         return ItemResult(yid, Status.OK, output=meta, detail=f"{len(records)} tracks", reused=bool(segments))
-    if not storage.exists(video_rel(cfg.video_dir, yid)):
-        raise DecodeError("no_video", f"{video_rel(cfg.video_dir, yid)} is missing")
+    if not storage.exists(video_rel(cfg.detect_dir, yid)):
+        raise DecodeError("no_video", f"{video_rel(cfg.detect_dir, yid)} is missing")
     detector = cached_detector(cfg.detector, cfg.detector_settings)
     tracker = make_tracker(cfg.fps)
-    with storage.local_copy(video_rel(cfg.video_dir, yid)) as path:
+    sampled = 0
+    with storage.local_copy(video_rel(cfg.detect_dir, yid)) as path:
         container = open_video(path)
         try:
             for key, segment in todo:
-                tracks, size = track_frames(segment_frames(container, *segment, cfg.fps), detector, tracker)
+                tracks, size, count = track_frames(segment_frames(container, *segment, cfg.fps), detector, tracker)
+                sampled += count
                 kept = [t for t in tracks if size and keep_track(t, size, cfg.min_track_len, cfg.min_track_area)]
                 records.extend(track_record(yid, t, detector.labels, size, segment) for t in kept)
                 write_records(storage, meta, records)
@@ -96,4 +99,5 @@ def track_video(row: dict, storage: Storage, cfg) -> ItemResult:
                 log.info("%s segment %.2f-%.2f: %d of %d tracks kept", yid, *segment, len(kept), len(tracks))
         finally:
             container.close()
-    return ItemResult(yid, Status.OK, output=meta, detail=f"{len(records)} tracks in {len(segments)} segments")
+    return ItemResult(yid, Status.OK, output=meta, detail=f"{len(records)} tracks in {len(segments)} segments",
+                      frames=sampled, duration=round(sum(e - s for s, e in segments), 3))

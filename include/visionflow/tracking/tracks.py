@@ -12,6 +12,7 @@ the time-mean of the weighted scores; the record keeps the top 10 (at least 1).
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -43,9 +44,9 @@ class Track:
 def make_tracker(fps: float):
     from trackers import ByteTrackTracker
 
-    return ByteTrackTracker(lost_track_buffer=TRACK_BUFFER, frame_rate=fps, track_activation_threshold=TRACK_THRESH + 0.1,
-                            minimum_consecutive_frames=2, minimum_iou_threshold=1.0 - MATCH_THRESH,
-                            high_conf_det_threshold=TRACK_THRESH)
+    return ByteTrackTracker(lost_track_buffer=TRACK_BUFFER, frame_rate=fps,
+                            track_activation_threshold=TRACK_THRESH + 0.1, minimum_consecutive_frames=2,
+                            minimum_iou_threshold=1.0 - MATCH_THRESH, high_conf_det_threshold=TRACK_THRESH)
 
 
 def _class_evidence(dets: Detections, classes: int) -> np.ndarray:
@@ -56,8 +57,9 @@ def _class_evidence(dets: Detections, classes: int) -> np.ndarray:
     return onehot
 
 
-def track_frames(frames: Iterable[tuple[float, np.ndarray]], detector: Detector, tracker) -> tuple[list[Track], tuple]:
-    """Run detection (in small batches) and tracking over one segment; returns tracks and the frame (H, W)."""
+def track_frames(frames: Iterable[tuple[float, np.ndarray]], detector: Detector,
+                 tracker) -> tuple[list[Track], tuple, int]:
+    """Run detection (in small batches) and tracking over one segment: tracks, frame (H, W), frames seen."""
     import supervision as sv
 
     tracker.reset()
@@ -81,7 +83,9 @@ def track_frames(frames: Iterable[tuple[float, np.ndarray]], detector: Detector,
                 track.logits.append(result.data["evidence"][i])
 
     batch: list[tuple[float, np.ndarray]] = []
+    count = 0
     for item in frames:
+        count += 1
         size = size or item[1].shape[:2]
         batch.append(item)
         if len(batch) == BATCH:
@@ -89,12 +93,19 @@ def track_frames(frames: Iterable[tuple[float, np.ndarray]], detector: Detector,
             batch = []
     if batch:
         feed(batch)
-    return [tracks[k] for k in sorted(tracks)], size
+    return [tracks[k] for k in sorted(tracks)], size, count
 
 
 def clean_label(text: str) -> str:
     """Upstream's description cleanup: no "photo of a " prefix, nothing from " (also" on."""
     return text.replace("photo of a ", "").split(" (also")[0].strip()
+
+
+def file_label(label: str) -> str:
+    """The label as it appears in a clip's file name: upstream's spaces to ``-``, and ``/`` too (COCO's ``N/A``)."""
+    from include.visionflow.paths import safe_component
+
+    return safe_component(re.sub(r"[\s/]+", "-", label.strip()), what="class label")
 
 
 def track_id(yid: str, track: Track) -> str:
@@ -103,17 +114,14 @@ def track_id(yid: str, track: Track) -> str:
 
 
 def track_record(yid: str, track: Track, labels: list[str], size: tuple, segment: tuple[float, float]) -> dict:
-    from include.visionflow.safe_names import safe_component
-
     logits = np.stack(track.logits)
     weighted = logits * np.asarray(track.scores, np.float32)[:, None]
     order = np.argsort(-weighted.mean(0), kind="stable")[: min(10, len(labels))]
     order = [int(c) for c in order if weighted[:, c].mean() > 0] or [int(order[0])]
     descs = [clean_label(labels[c]) for c in order]
     tid = track_id(yid, track)
-    name = safe_component(descs[0].replace(" ", "-"), what="class label")
-    stats = lambda a: ([round(float(v), 4) for v in a[:, order].mean(0)], [round(float(v), 4) for v in a[:, order].std(0)])  # noqa: E731
-    (logit_mu, logit_std), (wlogit_mu, wlogit_std) = stats(logits), stats(weighted)
+    name = file_label(descs[0])
+    (logit_mu, logit_std), (wlogit_mu, wlogit_std) = _moments(logits[:, order]), _moments(weighted[:, order])
     return {
         "yid": yid, "tid": tid, "fn": f"{yid[:2]}/{yid}-{name}-{tid}.mp4", "video_size": [int(size[0]), int(size[1])],
         "segment": [round(segment[0], 3), round(segment[1], 3)],
@@ -122,6 +130,11 @@ def track_record(yid: str, track: Track, labels: list[str], size: tuple, segment
         "top10_logit_mu": logit_mu, "top10_logit_std": logit_std,
         "top10_wlogit_mu": wlogit_mu, "top10_wlogit_std": wlogit_std,
     }
+
+
+def _moments(values: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per-class mean and standard deviation over time."""
+    return [round(float(v), 4) for v in values.mean(0)], [round(float(v), 4) for v in values.std(0)]
 
 
 def keep_track(track: Track, size: tuple, min_len: float, min_area: float) -> bool:
