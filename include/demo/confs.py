@@ -81,6 +81,12 @@ def _video_frames(urls: dict[str, str], data: Path) -> dict:
     return {"video_dir": video_dir, "frames_dir": str(data / "video_frames"), "fps": 5, "short_side": 128}
 
 
+def _trackverse(urls: dict[str, str], data: Path) -> dict:
+    index, local_dir = _need(urls, "trackverse_yid_index", "trackverse_local_dir")
+    return {"yid_index": index, "video_source": "local_dir", "local_dir": local_dir,
+            "output_root": str(data / "trackverse"), "fps": 8, "min_track_area": 0.02, "curation_sizes": [1, 2]}
+
+
 # Ordered: runs are triggered (and summarised) in this order.
 DEMO_RUNS: dict[str, DemoRun] = {
     "openimages_v4": DemoRun("OpenImages V4", _openimages, "openimages",
@@ -96,6 +102,8 @@ DEMO_RUNS: dict[str, DemoRun] = {
                         Counts("kinetics400/summary.json", "splits.*.clips")),
     "video_frames": DemoRun("Video frames", _video_frames, "video_frames",
                             Counts("video_frames/_work/video_frames/{run}/manifests/*.stats.json")),
+    "trackverse": DemoRun("TrackVerse (object tracks)", _trackverse, "trackverse",
+                          Counts("trackverse/summary.json", "stages.download")),
 }
 
 

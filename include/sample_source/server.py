@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 log = logging.getLogger(__name__)
 
 # Catalogue modules mounted by default, in order.
-CATALOGS = ["openimages", "kinetics", "flickr_api"]
+CATALOGS = ["openimages", "kinetics", "flickr_api", "trackverse"]
 HOST = "127.0.0.1"
 
 
