@@ -106,6 +106,7 @@ def test_the_onnx_detector_reports_per_class_scores(tmp_path):
     ("yolo:x.pt", {}, "use centerface, onnx:<model.onnx> or torchvision:<weights.pth>"),
     ("onnx:/nonexistent/model.onnx", {}, "does not exist"),
     ("torchvision:/nonexistent/frcnn.pth", {}, "does not exist"),
+    ("centerface", {"threshold": 0.3}, r"unknown setting\(s\) \['threshold'\]"),
 ])
 def test_bad_detector_specs_name_the_fix(spec, settings, message):
     with pytest.raises(BadInputError, match=message):
