@@ -1,7 +1,21 @@
-"""Streaming input lists cut into Parquet shards, and the shard runner.
+"""Streaming input lists cut into Parquet shards, and the one shard runner every family goes through.
 
 Input lists can be many GB: rows are read one at a time and written out ``rows_per_shard`` at a time, so
 memory stays flat. Each shard becomes one mapped Airflow task; XCom carries only ``ShardSpec`` dicts.
+
+Layout and "done", the same for every family (under the output root)::
+
+    _work/<family>/<run or list>/[<split>/]shards/shard-NNNNN.parquet          the rows of one shard
+    _work/<family>/<run or list>/[<split>/][<stage>/]manifests/shard-NNNNN.manifest.parquet
+                                                                              one status row per item
+    _work/<family>/<run or list>/[<split>/][<stage>/]manifests/shard-NNNNN.stats.json
+                                                                              written last: the shard is done
+
+* A shard (or a stage of it) is done when its stats file exists; ``process_shard`` then returns the stored
+  stats and runs nothing.
+* An item is done when its output exists: outputs appear only by atomic rename (``Storage.write_bytes``,
+  ``put_file``), so existence means complete. A multi-file output (a folder of frames) is published with a
+  ``.done`` marker written last (``video/publish.py``); a Flickr crawl day likewise ends with ``meta/<day>/done``.
 """
 from __future__ import annotations
 
@@ -10,6 +24,7 @@ import gzip
 import io
 import logging
 import math
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -65,6 +80,14 @@ class ShardSpec:
     @property
     def stats_rel(self) -> str:
         return self.rel.replace("/shards/", "/manifests/").replace(".parquet", ".stats.json")
+
+
+def work_rel(family: str, key: str) -> str:
+    """Where a family keeps a run's shards and manifests: ``_work/<family>/<key>`` under the output root.
+
+    ``key`` is a run id (a fresh plan per run) or a stable name (Flickr's subset: reruns find the same shards);
+    it is reduced to storage-safe characters here, since run ids carry ``:`` and ``+``."""
+    return f"_work/{family}/" + re.sub(r"[^A-Za-z0-9_.-]+", "_", key)
 
 
 def rows_per_shard(total: int, minimum: int = 1000, max_shards: int = MAX_SHARDS) -> int:

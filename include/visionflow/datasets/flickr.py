@@ -8,7 +8,7 @@ Layout under the output root::
     lists/flickr.tsv.gz, lists/flickr-<N>M.tsv.gz, lists/MD5SUMS     (flickr_subsets.py)
     lists/<subset stem>.memmap                           S120 entries, one per list line, in order
     <root_dir>/<local_file>                              downloaded JPEGs, short side 256, named as listed
-    _work/download/<subset stem>/{shards,manifests}/     download shards and their status rows
+    _work/flickr_download/<subset stem>/{shards,manifests}/  download shards and their status rows
 
 Upstream's loader renamed ``.jpg`` to ``-256p.jpg`` while the downloader kept the listed name (formats.md
 §1.6.7); here the file is always exactly ``local_file``, and the memmap holds the same string.
@@ -31,9 +31,10 @@ from include.visionflow.formats.memmap import WIDTH, list_to_memmap
 from include.visionflow.formats.openverse_tsv import GzipTsvWriter, ImageRecord
 from include.visionflow.manifest import ItemResult, ShardStats, Status, merge_stats, read_stats
 from include.visionflow.paths import safe_component
-from include.visionflow.shards import ShardSpec, process_shard, rows_per_shard, write_shards
-from include.visionflow.sources.flickr import FlickrClient, FlickrIngester
-from include.visionflow.sources.timeslice import PlanConfig
+from include.visionflow.shards import ShardSpec, process_shard, rows_per_shard, work_rel, write_shards
+from include.visionflow.sources.flickr import FlickrIngester
+from include.visionflow.sources.flickr_api import FlickrClient
+from include.visionflow.sources.timeslice import PlanConfig, Slice
 from include.visionflow.storage import Storage
 from include.visionflow.verify import file_md5
 
@@ -153,12 +154,12 @@ def crawl_day(client: FlickrClient, storage: Storage, day: str | date, strategy:
     requests_before = client.requests
     if strategy == "plan":
         try:
-            rounds = [s.to_round() for s in ingester.plan(start, end, licenses, plan_config).slices]
+            rounds = ingester.plan(start, end, licenses, plan_config).slices
         except BaseException:
             sink.discard()
             raise
     else:
-        rounds = [{"start": start, "end": end, "licenses": list(licenses)}]
+        rounds = [Slice(start, end, licenses)]
     stats = ingester.ingest(rounds)  # commits the sink, also on error (no done marker then)
     result = CrawlResult(
         day=layout.day, rows=sink.rows, requests=client.requests - requests_before,
@@ -221,12 +222,12 @@ def count_lines(storage: Storage, rel: str) -> int:
 
 
 def plan_download(storage: Storage, subset: str) -> list[ShardSpec]:
-    """Cut ``lists/<subset>`` into Parquet shards under ``_work/download/<stem>/`` (stable across runs)."""
+    """Cut ``lists/<subset>`` into Parquet shards under ``_work/flickr_download/<stem>/`` (stable across runs)."""
     rel = f"lists/{subset}"
     if not storage.exists(rel):
         raise BadInputError(f"list {storage.uri(rel)} does not exist; run flickr_cc_subsets first")
     total = count_lines(storage, rel)
-    work = f"_work/download/{subset_stem(subset)}"
+    work = work_rel("flickr_download", subset_stem(subset))
     specs = write_shards(storage, work, iter_list(storage, rel), rows_per_shard(total), LIST_COLUMNS,
                          label=subset_stem(subset))
     log.info("%s: %s lines in %s shard(s)", rel, total, len(specs))
@@ -275,7 +276,7 @@ def download_shard(storage: Storage, root: Storage, spec: ShardSpec, cfg: Downlo
 def summarize_download(storage: Storage, specs: list[ShardSpec], subset: str) -> dict:
     summary = merge_stats([read_stats(storage, s.stats_rel) for s in specs])
     summary["subset"] = subset
-    storage.write_text(f"_work/download/{subset_stem(subset)}/summary.json", json.dumps(summary, indent=1))
+    storage.write_text(f"{work_rel('flickr_download', subset_stem(subset))}/summary.json", json.dumps(summary, indent=1))
     return summary
 
 

@@ -76,11 +76,22 @@ def write_lists(storage: Storage, specs: list[ShardSpec], dataset: str, seed: in
     return written
 
 
-def report(storage: Storage, specs: list[ShardSpec], dataset: str, seed: int | None = None) -> dict:
+def report(storage: Storage, specs: list[ShardSpec] | None, dataset: str, seed: int | None = None) -> dict:
     """``download_report.json`` (one entry per failed clip, upstream's report without the successes) and
-    ``summary.json`` (counts per split and stage). Returns the summary."""
+    ``summary.json`` (counts per split and stage). Returns the summary.
+
+    It runs after failures too: ``specs=None`` (the plan never finished) or a shard without its clips stats
+    makes the summary say ``"complete": false`` and why, instead of looking like a clean, small build."""
     failures = []
-    summary: dict = {"dataset": dataset, "seed": seed, "splits": {}}
+    problems = []
+    if specs is None:
+        problems.append("no shards: the annotations or plan step failed before any clip was planned")
+    missing = [s.shard_id for s in specs or [] if not storage.exists(stage_spec(s, "clips").stats_rel)]
+    if missing:
+        problems.append(f"clips shards {missing} did not finish: their clips are not counted")
+    specs = specs or []
+    summary: dict = {"dataset": dataset, "seed": seed, "complete": not problems, "problems": problems,
+                     "splits": {}}
     for split, results in sorted(stage_rows(storage, specs, "clips").items()):
         failures += [
             {"split": split, "clip_id": r.key, "status": r.status.value, "reason": r.reason, "detail": r.detail}
@@ -94,6 +105,7 @@ def report(storage: Storage, specs: list[ShardSpec], dataset: str, seed: int | N
                 split.setdefault(stage, []).append(read_stats(storage, rel))
     for split, stages in summary["splits"].items():
         summary["splits"][split] = {stage: merge_stats(stats) for stage, stats in stages.items()}
-    storage.write_text(REPORT_REL, json.dumps({"dataset": dataset, "failures": failures}, indent=1))
+    storage.write_text(REPORT_REL, json.dumps({"dataset": dataset, "complete": not problems, "problems": problems,
+                                               "failures": failures}, indent=1))
     storage.write_text(SUMMARY_REL, json.dumps(summary, indent=1))
     return summary
