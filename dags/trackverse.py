@@ -98,7 +98,7 @@ with DAG(
                           description="centerface (offline default), onnx:/path/model.onnx or "
                           "torchvision:/path/weights.pth."),
         "detector_settings": Param({}, type="object", title="Detector settings",
-                                   description="e.g. {\"score_threshold\": 0.3, \"device\": \"cuda\", \"labels\": [...]}"),
+                                   description='e.g. {"score_threshold": 0.3, "device": "cuda", "labels": [...]}'),
         "curation": Param("random", type="string", enum=["random", "class_balanced", "video_balanced"],
                           title="Curation", description="How the subsets are chosen."),
         "curation_sizes": Param([100], type="array", minItems=1, items={"type": "integer", "minimum": 1},

@@ -131,9 +131,8 @@ def generate(folder: Path) -> dict[str, Path]:
     _atomic(videos / f"{CORRUPT_ID}.mp4",
             lambda tmp: tmp.write_bytes(first.read_bytes()[:2048] + random.Random(11).randbytes(40_000)))
     _atomic(folder / "yids.txt", lambda tmp: tmp.write_text("".join(f"{y}\n" for y in INDEX)))
-    _atomic(folder / "hdvila.jsonl",
-            lambda tmp: tmp.write_text("".join(json.dumps({"video_id": y, "url": f"https://www.youtube.com/watch?v={y}"})
-                                               + "\n" for y in INDEX)))
+    lines = "".join(json.dumps({"video_id": y, "url": f"https://www.youtube.com/watch?v={y}"}) + "\n" for y in INDEX)
+    _atomic(folder / "hdvila.jsonl", lambda tmp: tmp.write_text(lines))
     return {"videos": videos, "index": folder / "yids.txt", "jsonl": folder / "hdvila.jsonl"}
 
 
