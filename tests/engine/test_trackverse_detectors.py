@@ -106,6 +106,7 @@ def test_the_onnx_detector_reports_per_class_scores(tmp_path):
     ("yolo:x.pt", {}, "use centerface, onnx:<model.onnx> or torchvision:<weights.pth>"),
     ("onnx:/nonexistent/model.onnx", {}, "does not exist"),
     ("torchvision:/nonexistent/frcnn.pth", {}, "does not exist"),
+    ("centerface", {"threshold": 0.3}, r"unknown setting\(s\) \['threshold'\]"),
 ])
 def test_bad_detector_specs_name_the_fix(spec, settings, message):
     with pytest.raises(BadInputError, match=message):
@@ -122,3 +123,12 @@ def test_an_unloadable_onnx_file_is_bad_input(tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(BadInputError, match="cannot be loaded"):
         load_detector(f"onnx:{bad}")
+
+
+def test_a_torchvision_weights_file_needs_torch_or_a_real_state_dict(tmp_path):
+    """CI has no torch: the spec fails with how to install it; with torch, a file that is not the state dict
+    fails naming the expected model. Either way a bad-input error, never a crash mid-shard."""
+    weights = tmp_path / "frcnn.pth"
+    weights.write_bytes(b"not a state dict")
+    with pytest.raises(BadInputError, match="pip install torch torchvision|not a fasterrcnn_resnet50_fpn_v2"):
+        load_detector(f"torchvision:{weights}", {"device": "cpu"})

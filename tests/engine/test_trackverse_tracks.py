@@ -100,6 +100,9 @@ def test_a_rerun_after_a_kill_mid_video_resumes_after_the_last_finished_segment(
     assert len({r["tid"] for r in records}) == 3 and resumed.detail == "3 tracks in 3 segments"
     assert storage.read_text(progress_rel("faces", YID)).split() == [
         f"{YID}-0.00-1.40", f"{YID}-1.40-2.80", f"{YID}-2.80-4.00"]
+    assert clips_item({"yid": YID}, storage, TrackConfig(min_track_len=1.0, blur_faces=False)).frames > 90
+    for record in records:  # every record's fn names a clip
+        assert storage.size(f"tracks_mp4/faces/{record['fn']}") > 1000
 
 
 def test_each_record_names_a_clip_that_follows_its_box(tracked):
@@ -202,3 +205,18 @@ def test_bad_track_settings_are_bad_input(kwargs, message):
 
     with pytest.raises(BadInputError, match=message):
         TrackConfig(**kwargs)
+
+
+@pytest.mark.parametrize("box, expected_aspect", [
+    ([80.0, 10.0, 10.0, 40.0], 2 / 3),  # tall and thin: widened to 2:3
+    ([10.0, 60.0, 120.0, 20.0], 3 / 2),  # flat: made taller, 3:2
+    ([0.0, 0.0, 176.0, 200.0], 176 / 200),  # larger than the frame: shrunk into it, ratio kept
+])
+def test_fitted_boxes_have_one_clamped_aspect_and_stay_inside_the_frame(box, expected_aspect):
+    ts = [i / 16 for i in range(48)]
+    jitter = np.random.default_rng(0).normal(0, 2, (48, 4))
+    fitted = fitted_boxes(ts, (np.asarray(box) + jitter).clip(0).tolist(), 144, 176)
+    x, y, w, h = fitted.T
+    assert (x >= -1e-6).all() and (y >= -1e-6).all() and (x + w <= 176 + 1e-6).all() and (y + h <= 144 + 1e-6).all()
+    assert np.ptp(w / h) < 1e-9 and abs(w[0] / h[0] - expected_aspect) < 0.02  # one ratio for the whole track
+    assert np.abs(np.diff(fitted, axis=0)).max() < np.abs(np.diff(jitter, axis=0)).max()  # smoothed over time

@@ -144,9 +144,19 @@ def load_detector(spec: str, settings: dict | None = None) -> Detector:
     return detector
 
 
+SETTINGS = {
+    "centerface": {"score_threshold", "max_side", "backend", "box_scale"},
+    "onnx": {"score_threshold", "max_side", "device", "labels", "nms_iou"},
+    "torchvision": {"score_threshold", "max_side", "device", "batch_size"},
+}
+
+
 def _load(spec: str, settings: dict) -> Detector:
     kind, _, path = (spec or "centerface").partition(":")
     kind = kind.strip().lower()
+    unknown = sorted(set(settings) - SETTINGS.get(kind, set(settings)))
+    if unknown:  # a misspelt setting would otherwise be ignored without a word
+        raise BadInputError(f"detector {kind}: unknown setting(s) {unknown}; it takes {sorted(SETTINGS[kind])}")
     if kind == "centerface":
         return CenterFaceDetector(**settings)
     if kind in ("onnx", "torchvision"):

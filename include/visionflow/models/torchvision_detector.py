@@ -31,7 +31,7 @@ class TorchvisionDetector:
                                            box_score_thresh=float(score_threshold))
         try:
             model.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))
-        except (RuntimeError, OSError, ValueError) as err:
+        except Exception as err:  # noqa: BLE001 - torch.load raises pickle, zip and runtime errors alike
             raise BadInputError(f"{path} is not a fasterrcnn_resnet50_fpn_v2 COCO state dict: {err}") from err
         self.model = model.eval().to(self.device)
         self.name = f"torchvision:{path.name}"

@@ -64,9 +64,10 @@ def fitted_boxes(ts: list[float], boxes: list[list[float]], height: int, width: 
     target = float(np.clip(aspect.mean(), MIN_ASPECT, MAX_ASPECT))
     h = np.where(aspect > target, w / target, h)  # grow the short side, never shrink
     w = np.where(aspect < target, h * target, w)
-    tall, wide = h > height, w > width
-    h, w = np.where(tall, height, h), np.where(tall, height * target, w)
-    w, h = np.where(wide, width, w), np.where(wide, width / target, h)
+    # Shrink boxes larger than the frame, keeping the ratio (upstream fixes height, then width, which can leave
+    # a box taller than the frame again).
+    fit = np.minimum(1.0, np.minimum(height / h, width / w))
+    w, h = w * fit, h * fit
     x = np.clip(cx - w / 2, 0, width - w)
     y = np.clip(cy - h / 2, 0, height - h)
     return np.stack([x, y, w, h], 1)

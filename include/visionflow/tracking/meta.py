@@ -70,9 +70,9 @@ def track_video(row: dict, storage: Storage, cfg) -> ItemResult:
         raise DecodeError("no_segments", f"{segments_rel(yid)} is missing: the scene step has not kept this video")
     segments = read_segments(storage.read_text(segments_rel(yid)))
     meta = meta_rel(cfg.domain, yid)
-    # Progress without its meta file means nothing (the meta file was removed): start over.
     keys = [segment_key(yid, s) for s in segments]
-    # Only segments still in the segments file count (the scene step may have been rerun with other settings).
+    # Only segments still in the segments file count (the scene step may have been rerun with other settings);
+    # progress without its meta file means nothing (the meta file was removed): start over.
     done = [k for k in finished_segments(storage, cfg.domain, yid) if k in keys] if storage.exists(meta) else []
     records = [r for r in read_records(storage, meta) if segment_key(yid, tuple(r["segment"])) in done]
     todo = [(k, s) for k, s in zip(keys, segments) if k not in done]
