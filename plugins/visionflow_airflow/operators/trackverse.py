@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
-from visionflow_airflow.common import VisionflowOperator, as_bool, as_int, is_set, shard_xcom, storage_for
+from visionflow_airflow.common import VisionflowOperator, as_bool, as_int, is_set, shard_xcom
 
 
 def work_key(run_id: str) -> str:
@@ -27,21 +27,10 @@ def _skip(reason: str) -> None:
     raise AirflowSkipException(reason)
 
 
-class _TrackVerseBase(VisionflowOperator):
-    template_fields: Sequence[str] = ("output_root",)
-
-    def __init__(self, *, output_root: str, aws_conn_id: str = "aws_default", **kwargs):
-        super().__init__(**kwargs)
-        self.output_root, self.aws_conn_id = output_root, aws_conn_id
-
-    def storage(self):
-        return storage_for(self.output_root, self.aws_conn_id)
-
-
-class PlanTrackVerseOperator(_TrackVerseBase):
+class PlanTrackVerseOperator(VisionflowOperator):
     """Read ``yid_index`` (file or URL: ids one per line, or HD-VILA JSON/JSONL) and write shards of videos."""
 
-    template_fields: Sequence[str] = (*_TrackVerseBase.template_fields, "yid_index", "limit", "videos_per_shard")
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "yid_index", "limit", "videos_per_shard")
 
     def __init__(self, *, yid_index: str, limit: Any = None, videos_per_shard: Any = 10, **kwargs):
         super().__init__(**kwargs)
@@ -56,13 +45,13 @@ class PlanTrackVerseOperator(_TrackVerseBase):
         return [spec.to_xcom() for spec in specs]
 
 
-class TrackVerseVideoStageOperator(_TrackVerseBase):
+class TrackVerseVideoStageOperator(VisionflowOperator):
     """One of steps 1-4 (``stage``) over one shard of videos.
 
     :param settings: dict of the run's settings (video source, filters, scorers, face blurring); templated
     """
 
-    template_fields: Sequence[str] = (*_TrackVerseBase.template_fields, "shard", "settings")
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "shard", "settings")
     stage = ""
 
     def __init__(self, *, shard: Any, settings: Any, **kwargs):
@@ -174,10 +163,10 @@ class ClipTrackVerseTracksOperator(TrackVerseTrackStageOperator):
     stage = "clips"
 
 
-class CurateTrackVerseOperator(_TrackVerseBase):
+class CurateTrackVerseOperator(VisionflowOperator):
     """Step 7: curated subsets → ``tracks_subsets/<domain>/<name>.jsonl.gzip``; returns their names and sizes."""
 
-    template_fields: Sequence[str] = (*_TrackVerseBase.template_fields, "settings")
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "settings")
 
     def __init__(self, *, settings: Any, **kwargs):
         super().__init__(**kwargs)
@@ -191,10 +180,10 @@ class CurateTrackVerseOperator(_TrackVerseBase):
         return subsets
 
 
-class ReportTrackVerseOperator(_TrackVerseBase):
+class ReportTrackVerseOperator(VisionflowOperator):
     """``summary.json``: counts per stage. Fails the run when no video could be downloaded at all."""
 
-    template_fields: Sequence[str] = (*_TrackVerseBase.template_fields, "shards")
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "shards")
 
     def __init__(self, *, shards: Any, **kwargs):
         super().__init__(**kwargs)
