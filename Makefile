@@ -8,10 +8,13 @@ ROOT := $(abspath .)
 .PHONY: venv test test-fast demo stop bench constraints clean
 
 # The venv is rebuilt when requirements or constraints change.
-$(BIN)/.installed: requirements.txt constraints.txt
+# requirements-nodeps.txt goes in with --no-deps: those packages declare opencv-python, which would
+# replace the headless cv2 (their real dependencies are in requirements.txt).
+$(BIN)/.installed: requirements.txt requirements-nodeps.txt constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements.txt -c constraints.txt
+	$(BIN)/pip install -q --no-deps -r requirements-nodeps.txt -c constraints.txt
 	touch $@
 
 venv: $(BIN)/.installed
@@ -34,4 +37,4 @@ bench: venv
 
 # Refresh the pinned constraints from a venv that passed `make test`.
 constraints:
-	$(BIN)/pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+	$(BIN)/pip freeze --exclude-editable | grep -v '^-e' | grep -v '^opencv-python==' > constraints.txt

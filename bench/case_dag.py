@@ -79,10 +79,10 @@ def _ok_count(out: Path) -> int:
 class _Airflow:
     """api-server + scheduler (LocalExecutor) + dag-processor on 127.0.0.1, stopped on exit."""
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, dag_id: str = DAG_ID):
         from include.demo import airflow_procs as ap
 
-        self.ap, self.home = ap, home
+        self.ap, self.home, self.dag_id = ap, home, dag_id
         self.port = ap.free_port()
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir(parents=True)
@@ -101,7 +101,7 @@ class _Airflow:
         self.ap.run_airflow(["db", "migrate"], self.env, self.home / "logs" / "cli.log")
         try:
             self.api = self.ap.start_components(self.procs, self.env, self.port, [])
-            self.ap.poll(lambda: self._dag_ready(), 240, f"{DAG_ID} to be parsed", interval=2)
+            self.ap.poll(lambda: self._dag_ready(), 240, f"{self.dag_id} to be parsed", interval=2)
         except Exception:
             self.procs.stop()
             raise
@@ -109,9 +109,9 @@ class _Airflow:
 
     def _dag_ready(self) -> bool:
         self.procs.check_alive()
-        dag = self.api.dags().get(DAG_ID)
+        dag = self.api.dags().get(self.dag_id)
         if dag and dag.get("is_paused"):
-            self.api.patch(f"dags/{DAG_ID}", {"is_paused": False})
+            self.api.patch(f"dags/{self.dag_id}", {"is_paused": False})
             return False
         return bool(dag)
 
@@ -139,16 +139,16 @@ class _Airflow:
         cpu0, load = cpu_seconds(), os.getloadavg()[0]
         sampler.start()
         started = time.time()
-        self.api.post(f"dags/{DAG_ID}/dagRuns", {"logical_date": None, "dag_run_id": run_id, "conf": conf})
+        self.api.post(f"dags/{self.dag_id}/dagRuns", {"logical_date": None, "dag_run_id": run_id, "conf": conf})
         # Wall time is the run's own end_date, so polling can be slow: each REST call costs the api-server
         # ~0.1 s of CPU, and polling twice a second took a quarter of a core from the run being measured.
-        states = self.api.wait_runs({DAG_ID: run_id}, timeout, interval=2.0)
+        states = self.api.wait_runs({self.dag_id: run_id}, timeout, interval=2.0)
         sampler.stop()
-        ended = self.api.dag_run(DAG_ID, run_id).get("end_date")
+        ended = self.api.dag_run(self.dag_id, run_id).get("end_date")
         wall = datetime.fromisoformat(ended.replace("Z", "+00:00")).timestamp() - started if ended else 0.0
         m = Measurement(wall, sampler.peak / 2**20, 0.0, 0, "", "", cpu_seconds() - cpu0, load,
                         sampler.peak_anon / 2**20)
-        return m, states.get(DAG_ID, "unknown")
+        return m, states.get(self.dag_id, "unknown")
 
 
 def case7(ctx: Context) -> CaseResult:

@@ -24,7 +24,7 @@ def all_cases() -> dict[int, Case]:
         Case(1, "OpenImages-style ingest", case_images.case1),
         Case(2, "Flickr-CC download", case_images.case2),
     ]
-    for name in ("case_video", "case_flickr", "case_dag", "case_plan", "case_xtune"):
+    for name in ("case_video", "case_flickr", "case_dag", "case_plan", "case_xtune", "case_trackverse"):
         try:
             module = __import__(f"bench.{name}", fromlist=["CASES"])
         except ImportError:

@@ -102,6 +102,12 @@ def _activitynet_qa(urls: dict[str, str], data: Path) -> dict:
             "type": "val", "n": 500, "seconds": 3, "data_dir": str(data / "llamafactory")}
 
 
+def _trackverse(urls: dict[str, str], data: Path) -> dict:
+    index, local_dir = _need(urls, "trackverse_yid_index", "trackverse_local_dir")
+    return {"yid_index": index, "video_source": "local_dir", "local_dir": local_dir,
+            "output_root": str(data / "trackverse"), "fps": 8, "min_track_area": 0.02, "curation_sizes": [1, 2]}
+
+
 # Ordered: runs are triggered (and summarised) in this order.
 DEMO_RUNS: dict[str, DemoRun] = {
     "openimages_v4": DemoRun("OpenImages V4", _openimages, "openimages",
@@ -123,6 +129,8 @@ DEMO_RUNS: dict[str, DemoRun] = {
                                Counts("adaclip/frames/msrvtt/_work/video_retrieval/{run}/manifests/*.stats.json")),
     "activitynet_qa": DemoRun("ActivityNet-QA (LLaMA-Factory)", _activitynet_qa, "llamafactory",
                               Counts("llamafactory/_work/activitynet_qa/{run}/manifests/*.stats.json")),
+    "trackverse": DemoRun("TrackVerse (object tracks)", _trackverse, "trackverse",
+                          Counts("trackverse/summary.json", "stages.download")),
 }
 
 

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 log = logging.getLogger(__name__)
 
 # Catalogue modules mounted by default, in order.
-CATALOGS = ["openimages", "kinetics", "flickr_api", "clip", "xtune_video"]
+CATALOGS = ["openimages", "kinetics", "flickr_api", "clip", "xtune_video", "trackverse"]
 HOST = "127.0.0.1"
 
 

@@ -30,6 +30,7 @@ class VideoSource:
     kind: str
     url_template: str = ""
     local_dir: str = ""
+    youtube_format: str = "mp4/bestvideo[ext=mp4]/best"  # yt-dlp format selector
 
     def __post_init__(self) -> None:
         if self.kind not in VIDEO_SOURCES:
@@ -64,7 +65,7 @@ class VideoSource:
             size = fetcher.download_to(self.url_for(youtube_id), dest)
             log.debug("fetched %s (%s bytes)", youtube_id, size)
             return dest
-        return _youtube(youtube_id, work_dir)
+        return _youtube(youtube_id, work_dir, self.youtube_format)
 
     def _local(self, youtube_id: str) -> Path:
         pattern = str(Path(self.local_dir) / f"{glob.escape(youtube_id)}.*")
@@ -82,14 +83,14 @@ def ytdlp_available() -> bool:
     return True
 
 
-def _youtube(youtube_id: str, work_dir: Path) -> Path:
+def _youtube(youtube_id: str, work_dir: Path, video_format: str = "mp4/bestvideo[ext=mp4]/best") -> Path:
     """Download with yt-dlp (mp4 preferred, as upstream's ``-f mp4``), when it is installed."""
     try:
         import yt_dlp
     except ImportError:
         raise FetchError("ytdlp_not_installed", "install yt-dlp or use url_template / local_dir") from None
     options = {
-        "format": "mp4/bestvideo[ext=mp4]/best",
+        "format": video_format,
         "outtmpl": str(work_dir / f"{youtube_id}.%(ext)s"),
         "quiet": True,
         "no_warnings": True,

@@ -1,0 +1,1 @@
+"""Pluggable models. Heavy frameworks (torch, onnxruntime) are imported only when a model is loaded."""

@@ -1,0 +1,1 @@
+"""Object tracks: frames of scene segments, detection + ByteTrack, track records, clips."""

@@ -1,0 +1,141 @@
+"""Detections → ByteTrack tracks → upstream track records (formats.md 2.2).
+
+ByteTrack is the ``trackers`` package's (supervision removed its own). TrackVerse's settings, translated:
+``track_thresh 0.55`` is the high-confidence split, new tracks need ``track_thresh + 0.1`` as upstream's
+``det_thresh``, ``match_thresh 0.45`` (a 1 - IoU cost) is a minimum IoU of 0.55, ``track_buffer 24`` frames at
+30 fps scaled to the sampling rate. The tracker is reset for every scene segment.
+
+Per-frame class evidence: the detector's per-class scores when it has them, else a one-hot of its class;
+"weighted" scores multiply by the detection score (Detic's logit × objectness upstream). Classes are ranked by
+the time-mean of the weighted scores; the record keeps the top 10 (at least 1).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+
+from include.visionflow.models.detectors import Detections, Detector
+
+TRACK_THRESH = 0.55
+MATCH_THRESH = 0.45
+TRACK_BUFFER = 24
+BATCH = 8
+
+
+@dataclass
+class Track:
+    ts: list[float] = field(default_factory=list)
+    boxes: list[list[float]] = field(default_factory=list)  # x, y, w, h in pixels
+    scores: list[float] = field(default_factory=list)
+    logits: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float:
+        return self.ts[-1] - self.ts[0] if self.ts else 0.0
+
+    def mean_area(self, height: int, width: int) -> float:
+        return float(np.mean([w * h for _, _, w, h in self.boxes])) / float(height * width)
+
+
+def make_tracker(fps: float):
+    from trackers import ByteTrackTracker
+
+    return ByteTrackTracker(lost_track_buffer=TRACK_BUFFER, frame_rate=fps,
+                            track_activation_threshold=TRACK_THRESH + 0.1, minimum_consecutive_frames=2,
+                            minimum_iou_threshold=1.0 - MATCH_THRESH, high_conf_det_threshold=TRACK_THRESH)
+
+
+def _class_evidence(dets: Detections, classes: int) -> np.ndarray:
+    if dets.logits is not None and dets.logits.shape[1] == classes:
+        return dets.logits.astype(np.float32)
+    onehot = np.zeros((len(dets), classes), np.float32)
+    onehot[np.arange(len(dets)), dets.class_ids.clip(0, classes - 1)] = 1.0
+    return onehot
+
+
+def track_frames(frames: Iterable[tuple[float, np.ndarray]], detector: Detector,
+                 tracker) -> tuple[list[Track], tuple, int]:
+    """Run detection (in small batches) and tracking over one segment: tracks, frame (H, W), frames seen."""
+    import supervision as sv
+
+    tracker.reset()
+    tracks: dict[int, Track] = {}
+    size: tuple = ()
+    classes = len(detector.labels)
+
+    def feed(batch: list[tuple[float, np.ndarray]]) -> None:
+        for (seconds, _), dets in zip(batch, detector.detect([f for _, f in batch])):
+            detections = sv.Detections(xyxy=dets.boxes.reshape(-1, 4), confidence=dets.scores,
+                                       class_id=dets.class_ids, data={"evidence": _class_evidence(dets, classes)})
+            result = tracker.update(detections)
+            for i, tid in enumerate(result.tracker_id):
+                if tid < 0:
+                    continue
+                x1, y1, x2, y2 = (float(v) for v in result.xyxy[i])
+                track = tracks.setdefault(int(tid), Track())
+                track.ts.append(seconds)
+                track.boxes.append([round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)])
+                track.scores.append(float(result.confidence[i]))
+                track.logits.append(result.data["evidence"][i])
+
+    batch: list[tuple[float, np.ndarray]] = []
+    count = 0
+    for item in frames:
+        count += 1
+        size = size or item[1].shape[:2]
+        batch.append(item)
+        if len(batch) == BATCH:
+            feed(batch)
+            batch = []
+    if batch:
+        feed(batch)
+    return [tracks[k] for k in sorted(tracks)], size, count
+
+
+def clean_label(text: str) -> str:
+    """Upstream's description cleanup: no "photo of a " prefix, nothing from " (also" on."""
+    return text.replace("photo of a ", "").split(" (also")[0].strip()
+
+
+def file_label(label: str) -> str:
+    """The label as it appears in a clip's file name: upstream's spaces to ``-``, and ``/`` too (COCO's ``N/A``)."""
+    from include.visionflow.paths import safe_component
+
+    return safe_component(re.sub(r"[\s/]+", "-", label.strip()), what="class label")
+
+
+def track_id(yid: str, track: Track) -> str:
+    boxes = tuple(tuple(b) for b in track.boxes)
+    return hashlib.md5(f"{yid}-{tuple(track.ts)}-{boxes}".encode("utf-8")).hexdigest()
+
+
+def track_record(yid: str, track: Track, labels: list[str], size: tuple, segment: tuple[float, float]) -> dict:
+    logits = np.stack(track.logits)
+    weighted = logits * np.asarray(track.scores, np.float32)[:, None]
+    order = np.argsort(-weighted.mean(0), kind="stable")[: min(10, len(labels))]
+    order = [int(c) for c in order if weighted[:, c].mean() > 0] or [int(order[0])]
+    descs = [clean_label(labels[c]) for c in order]
+    tid = track_id(yid, track)
+    name = file_label(descs[0])
+    (logit_mu, logit_std), (wlogit_mu, wlogit_std) = _moments(logits[:, order]), _moments(weighted[:, order])
+    return {
+        "yid": yid, "tid": tid, "fn": f"{yid[:2]}/{yid}-{name}-{tid}.mp4", "video_size": [int(size[0]), int(size[1])],
+        "segment": [round(segment[0], 3), round(segment[1], 3)],
+        "track_ts": track.ts, "track_bbox": track.boxes,
+        "top10_lbl": [labels[c] for c in order], "top10_desc": descs,
+        "top10_logit_mu": logit_mu, "top10_logit_std": logit_std,
+        "top10_wlogit_mu": wlogit_mu, "top10_wlogit_std": wlogit_std,
+    }
+
+
+def _moments(values: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per-class mean and standard deviation over time."""
+    return [round(float(v), 4) for v in values.mean(0)], [round(float(v), 4) for v in values.std(0)]
+
+
+def keep_track(track: Track, size: tuple, min_len: float, min_area: float) -> bool:
+    return bool(track.ts) and track.duration >= min_len and track.mean_area(*size) >= min_area

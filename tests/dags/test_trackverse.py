@@ -1,0 +1,94 @@
+"""The trackverse DAG end to end with dag.test() against the sample source (HTTP and local_dir): every step,
+one manifest row per video per step, the kept segments, blurred copies; a failing first step fails the run."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from include.sample_source import trackverse as sample
+from include.visionflow.datasets import trackverse as tv
+from include.visionflow.manifest import read_manifest
+from include.visionflow.shards import ShardSpec
+from include.visionflow.storage import open_storage
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags" / "trackverse.py")).get_dag("trackverse")
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    from include.sample_source.server import SampleSource
+
+    server = SampleSource(tmp_path_factory.mktemp("tv-dag-source"), s3_port=None).start(["trackverse"])
+    yield server
+    server.stop()
+
+
+def conf(source, out, **extra):
+    """Every param spelled out: in one process, dag.test() can carry a previous run's conf over."""
+    return {"yid_index": source.urls["trackverse_yid_index_url"], "video_source": "url_template",
+            "url_template": source.urls["trackverse_url_template"], "local_dir": "", "output_root": str(out),
+            "limit": None, "skip_cartoon_filter": False, "skip_aesthetics_filter": False,
+            "cartoon_scorer": "colourfulness", "cartoon_threshold": None, "aesthetics_scorer": "exposure",
+            "aesthetics_threshold": None, "blur_faces": True, "face_threshold": 0.2, "domain": "faces", "fps": 8,
+            "min_track_len": 3, "min_track_area": 0.02, "detector": "centerface", "detector_settings": {},
+            "curation": "random", "curation_sizes": [1, 2], "per_video": 3, "validation_yids": "", "seed": 0,
+            **extra}
+
+
+def states(dr) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for ti in dr.get_task_instances():
+        found.setdefault(ti.task_id, set()).add(ti.state)
+    return found
+
+
+def specs_of(dr) -> list[ShardSpec]:
+    ti = next(t for t in dr.get_task_instances() if t.task_id == "plan")
+    return [ShardSpec.from_xcom(s) for s in ti.xcom_pull(task_ids="plan")]
+
+
+@pytest.mark.slow
+def test_full_run_over_http(airflow_db, dag, source, tmp_path):
+    out = tmp_path / "tv"
+    dr = dag.test(run_conf=conf(source, out))
+    assert dr.state == "success", states(dr)
+    assert all(s == {"success"} for s in states(dr).values()), states(dr)
+    storage = open_storage(str(out))
+    specs = specs_of(dr)
+    for stage in ("download", "segments", "filters", "blur", "tracks", "clips"):
+        got = {r.key: r.status.value for s in specs for r in read_manifest(storage, s.for_stage(stage).manifest_rel)}
+        assert set(got) == set(sample.INDEX) and all(got[y] == "ok" for y in sample.VIDEOS), (stage, got)
+        if stage in tv.STAGES:  # steps 1-4 carry a video's first failure along
+            assert (got[sample.MISSING_ID], got[sample.CORRUPT_ID]) == ("failed_download", "failed_decode"), stage
+        else:
+            assert got[sample.MISSING_ID] != "ok" and got[sample.CORRUPT_ID] != "ok", stage
+    for yid, expected in sample.EXPECTED_FILTERED.items():
+        kept = tv.read_segments(storage, yid)
+        assert [t for s in kept for t in s] == pytest.approx([t for s in expected for t in s], abs=0.05), yid
+        assert (out / tv.blurred_rel(yid)).is_file()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["videos"] == len(sample.INDEX) and summary["segments_kept"] == 2
+    assert summary["stages"]["download"]["counts"]["ok"] == 3
+
+
+def test_a_failing_first_step_fails_the_run(airflow_db, dag, source, tmp_path):
+    dr = dag.test(run_conf=conf(source, tmp_path / "tv", yid_index=str(tmp_path / "missing.txt")))
+    assert dr.state == "failed"
+    assert states(dr)["plan"] == {"failed"}
+
+
+@pytest.mark.slow
+def test_no_video_downloaded_fails_the_run(airflow_db, dag, source, tmp_path):
+    (tmp_path / "ids.txt").write_text(f"{sample.MISSING_ID}\n")
+    dr = dag.test(run_conf=conf(source, tmp_path / "tv", yid_index=str(tmp_path / "ids.txt"), blur_faces=False))
+    assert dr.state == "failed"
+    assert states(dr)["report"] == {"failed"} and states(dr)["blur"] == {"skipped"}
