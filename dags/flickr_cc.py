@@ -31,6 +31,7 @@ from visionflow_airflow.operators.flickr import (
     PlanFlickrDownloadOperator,
     SummarizeFlickrDownloadOperator,
 )
+from visionflow_airflow.operators.report import WriteRunReportOperator
 
 POOL = "flickr_api"
 OUTPUT_ROOT = Param("data/flickr_cc", type="string", minLength=1, title="Output root",
@@ -56,11 +57,15 @@ with DAG(
     },
     **dag_kwargs(__doc__, ["flickr", "images", "crawl"]),
 ) as crawl_dag:
-    CrawlFlickrDayOperator(
+    crawl = CrawlFlickrDayOperator(
         task_id="crawl_day", output_root="{{ params.output_root }}", date="{{ params.date }}",
         reprocess="{{ params.reprocess }}", strategy="{{ params.strategy }}", pool=POOL,
         outlets=[AssetAlias(ASSET_ALIAS)],
     )
+    crawl >> WriteRunReportOperator(
+        task_id="report", family="flickr_crawl", output_root="{{ params.output_root }}",
+        options={"day": "{{ (ti.xcom_pull(task_ids='crawl_day') or {}).get('day', '') }}"},
+    ).as_teardown()
 
 with DAG(
     dag_id="flickr_cc_subsets",
@@ -78,10 +83,12 @@ with DAG(
     },
     **dag_kwargs(__doc__, ["flickr", "images", "lists"]),
 ) as subsets_dag:
-    BuildFlickrSubsetsOperator(
+    subsets = BuildFlickrSubsetsOperator(
         task_id="build_subsets", output_root="{{ params.output_root }}", sizes="{{ params.sizes }}",
         seed="{{ params.seed }}",
     )
+    subsets >> WriteRunReportOperator(task_id="report", family="flickr_subsets",
+                                      output_root="{{ params.output_root }}").as_teardown()
 
 with DAG(
     dag_id="flickr_cc_download",
@@ -113,3 +120,6 @@ with DAG(
     memmap = ConvertFlickrMemmapOperator(task_id="convert_to_mmap", output_root=root,
                                          subset="{{ params.subset }}")
     plan >> download >> summary >> memmap
+    memmap >> WriteRunReportOperator(task_id="report", family="flickr_download", output_root=root,
+                                     images_root="{{ params.root_dir }}",
+                                     options={"subset": "{{ params.subset }}"}).as_teardown()

@@ -39,6 +39,7 @@ from visionflow_airflow.operators.video import (
     ResizeKineticsClipsOperator,
     WriteKineticsListsOperator,
 )
+from visionflow_airflow.operators.report import WriteRunReportOperator
 
 with DAG(
     dag_id="kinetics",
@@ -101,3 +102,5 @@ with DAG(
     report = ReportKineticsOperator(task_id="download_report", shards=plan.output, seed="{{ params.seed }}",
                                     trigger_rule="all_done", **common)
     annotations >> plan >> clips >> [dense, rawframes] >> lists >> report
+    report >> WriteRunReportOperator(task_id="run_report", family="kinetics", output_root=common["output_root"],
+                                     options={"dataset": "{{ params.dataset }}"}).as_teardown()

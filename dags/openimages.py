@@ -32,6 +32,7 @@ from visionflow_airflow.operators.openimages import (
     SummarizeOpenImagesOperator,
     SyncOpenImagesTarballOperator,
 )
+from visionflow_airflow.operators.report import WriteRunReportOperator
 
 OPENIMAGES_2018 = "https://storage.googleapis.com/openimages/2018_04"
 
@@ -88,3 +89,5 @@ with DAG(
     )
     metadata >> plan >> download >> summary
     tarballs >> sync >> summary
+    # A teardown: written whatever happened upstream, without deciding the run's state.
+    summary >> WriteRunReportOperator(task_id="report", family="openimages", output_root=root).as_teardown()

@@ -24,6 +24,7 @@ from visionflow_airflow.operators.video import (
     PlanVideoFramesOperator,
     WriteVideoFramesListOperator,
 )
+from visionflow_airflow.operators.report import WriteRunReportOperator
 
 with DAG(
     dag_id="video_frames",
@@ -59,3 +60,5 @@ with DAG(
     filelist = WriteVideoFramesListOperator(task_id="filelist", shards=plan.output, trigger_rule="none_failed",
                                             frames_dir="{{ params.frames_dir }}", filelist="{{ params.filelist }}")
     plan >> extract >> filelist
+    filelist >> WriteRunReportOperator(task_id="report", family="video_frames",
+                                       output_root="{{ params.frames_dir }}").as_teardown()

@@ -34,8 +34,9 @@ def safe_run(run_id: str) -> str:
 def publish(storage: Storage, title: str, run_id: str, card=None, **report) -> str:
     """Write ``reports/<run>/report.html``, the root ``report.html`` and (if given) the card; return the
     run's report URI. ``report`` is passed on to :func:`write_report`."""
-    uri = write_report(storage, title, out_rel=f"reports/{safe_run(run_id)}/report.html", **report)
-    write_report(storage, title, out_rel="report.html", **report)
+    rel = f"reports/{safe_run(run_id)}/report.html"
+    uri = write_report(storage, title, out_rel=rel, **report)
+    storage.write_bytes("report.html", storage.read_bytes(rel))
     if card is not None:
         write_card(storage, card)
     return uri
@@ -101,6 +102,8 @@ def _day_rows(storage: Storage, rel: str) -> tuple[Counter, list[float]]:
 
 
 def flickr_crawl(storage: Storage, day: str, run_id: str) -> str:
+    if not day:  # the crawl failed before it knew its day
+        return publish(storage, f"Flickr-CC crawl — run {run_id}", run_id, notes=["The crawl task failed before choosing its day; see its log."])
     from include.visionflow.datasets.flickr import DayLayout
 
     layout = DayLayout(day)
