@@ -126,10 +126,10 @@ def test_subsets_then_download_then_memmap(airflow_db, dags, sample_source, flic
         run_conf={"output_root": str(out), "sizes": [0.0001, 0.5], "seed": 7})
     assert subsets.state == "success"
     built = xcom(subsets, "build_subsets")
-    assert [f["name"] for f in built["lists"]] == ["flickr.tsv.gz", "flickr-0.0001M.tsv.gz"]
+    assert [f["name"] for f in built["lists"]] == ["flickr.tsv.gz", "flickr-100.tsv.gz"]
     assert built["total"] == len(day_ids(out, fa.DENSE_DAY)) + len(day_ids(out, "2021-06-02"))
 
-    conf = {"output_root": str(out), "subset": "flickr-0.0001M.tsv.gz"}
+    conf = {"output_root": str(out), "subset": "flickr-100.tsv.gz"}
     dr = dags.dags["flickr_cc_download"].test(run_conf=conf)
     assert dr.state == "success"
     storage = open_storage(str(out))
@@ -138,8 +138,8 @@ def test_subsets_then_download_then_memmap(airflow_db, dags, sample_source, flic
     assert len(rows) == 100 and all(r.status.value == "ok" for r in rows)
     assert all(min(r.width, r.height) == 256 for r in rows)
     listed = [line.split("\t")[2] for line in
-              gzip.decompress((out / "lists" / "flickr-0.0001M.tsv.gz").read_bytes()).decode().splitlines()]
-    files = MemmapFileList(out / "lists" / "flickr-0.0001M.memmap", base_dir=out)
+              gzip.decompress((out / "lists" / "flickr-100.tsv.gz").read_bytes()).decode().splitlines()]
+    files = MemmapFileList(out / "lists" / "flickr-100.memmap", base_dir=out)
     assert len(files) == 100 and [f[len(str(out)) + 1:] for f in files] == listed
     assert all(Path(f).is_file() for f in files)  # named exactly as listed: no -256p mismatch
 
