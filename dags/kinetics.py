@@ -30,7 +30,7 @@ import pendulum
 from airflow.sdk import DAG, Param
 
 from visionflow_airflow import params as p
-from visionflow_airflow.common import dag_kwargs
+from visionflow_airflow.common import dag_kwargs, fail_run_when_a_step_failed
 from visionflow_airflow.operators.video import (
     ExtractKineticsRawframesOperator,
     FetchKineticsAnnotationsOperator,
@@ -105,5 +105,6 @@ with DAG(
     report = ReportKineticsOperator(task_id="download_report", shards=plan.output, seed="{{ params.seed }}",
                                     trigger_rule="all_done", **common)
     annotations >> plan >> clips >> [dense, rawframes] >> lists >> report
+    fail_run_when_a_step_failed(dag)
     report >> WriteRunReportOperator(task_id="run_report", family="kinetics", output_root=common["output_root"],
                                      options={"dataset": "{{ params.dataset }}"}).as_teardown()

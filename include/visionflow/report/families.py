@@ -18,6 +18,7 @@ from include.visionflow.report.data import RunData, collect_work
 from include.visionflow.report.html import write_report
 from include.visionflow.report.plots import Bars, Histogram
 from include.visionflow.report.sheets import Sheet
+from include.visionflow.shards import work_rel
 from include.visionflow.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def _json(storage: Storage, rel: str) -> dict:
 
 
 def openimages(storage: Storage, run_id: str) -> str:
-    run = collect_work(storage, f"_work/{safe_run(run_id)}")
+    run = collect_work(storage, work_rel("openimages", run_id))
     summary = {f"{split} {k}": v for split in run.groups
                for k, v in _json(storage, f"{split}/summary.json").get("counts", {}).items() if v}
     samples = [thumbnails(storage, run, f"{split}: sampled thumbnails", split) for split in run.groups]
@@ -76,7 +77,7 @@ def openimages(storage: Storage, run_id: str) -> str:
 def flickr_download(storage: Storage, images: Storage, subset: str, run_id: str) -> str:
     from include.visionflow.datasets.flickr import subset_stem
 
-    work = f"_work/download/{subset_stem(subset)}"
+    work = work_rel("flickr_download", subset_stem(subset))
     run = collect_work(storage, work)
     summary = {k: v for k, v in _json(storage, f"{work}/summary.json").items() if not isinstance(v, dict)}
     return publish(storage, f"Flickr-CC download of {subset} — run {run_id}", run_id, cards.flickr(),
@@ -130,7 +131,7 @@ def flickr_subsets(storage: Storage, run_id: str) -> str:
 
 
 def kinetics(storage: Storage, dataset: str, run_id: str) -> str:
-    run = collect_work(storage, f"_work/kinetics/{safe_run(run_id)}")
+    run = collect_work(storage, work_rel("kinetics", run_id))
     summary = {}
     for split, stages in _json(storage, "summary.json").get("splits", {}).items():
         for stage, merged in stages.items():
@@ -141,7 +142,7 @@ def kinetics(storage: Storage, dataset: str, run_id: str) -> str:
 
 
 def video_frames(storage: Storage, run_id: str) -> str:
-    run = collect_work(storage, f"_work/video_frames/{safe_run(run_id)}")
+    run = collect_work(storage, work_rel("video_frames", run_id))
     folders = [r["output"] for r in run.ok() if r.get("output")]
     return publish(storage, f"Video frames — run {run_id}", run_id, cards.video_frames(), run=run,
                    samples=[frame_strips(storage, folders, "Frames of sampled videos")])

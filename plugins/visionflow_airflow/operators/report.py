@@ -15,7 +15,7 @@ from urllib.parse import quote
 from airflow.sdk import BaseOperatorLink
 from airflow.sdk.bases.xcom import BaseXCom
 
-from visionflow_airflow.common import VisionflowOperator, storage_for
+from visionflow_airflow.common import VisionflowOperator, is_set
 
 log = logging.getLogger(__name__)
 
@@ -91,23 +91,21 @@ class WriteRunReportOperator(VisionflowOperator):
     :param images_root: for ``flickr_download``: where the images are; empty = output_root (templated)
     """
 
-    template_fields: Sequence[str] = ("output_root", "options", "images_root")
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "options", "images_root")
     operator_extra_links = (RunReportLink(),)
 
-    def __init__(self, *, family: str, output_root: str, options: Any = None, images_root: Any = "",
-                 aws_conn_id: str = "aws_default", api_conn_id: str = API_CONN_ID, **kwargs):
+    def __init__(self, *, family: str, options: Any = None, images_root: Any = "", api_conn_id: str = API_CONN_ID,
+                 **kwargs):
         super().__init__(**kwargs)
-        self.family, self.output_root, self.options, self.images_root = family, output_root, options, images_root
-        self.aws_conn_id, self.api_conn_id = aws_conn_id, api_conn_id
+        self.family, self.options, self.images_root, self.api_conn_id = family, options, images_root, api_conn_id
 
     def run(self, context) -> dict:
         from include.visionflow.report.families import FAMILIES
 
-        storage = storage_for(self.output_root, self.aws_conn_id)
+        storage = self.storage()
         options = dict(self.options or {})
         if self.family == "flickr_download":
-            images = self.images_root if self.images_root not in (None, "", "None") else self.output_root
-            options["images"] = storage_for(images, self.aws_conn_id)
+            options["images"] = self.storage(self.images_root if is_set(self.images_root) else None)
         uri = FAMILIES[self.family](storage, run_id=context["run_id"], **options)
         url = report_url(uri)
         context["ti"].xcom_push(key=XCOM_KEY, value=url)
