@@ -32,6 +32,7 @@ SHELL_KEYS = ("AIRFLOW", "VISIONFLOW", "PYTHONPATH")
 @dataclass(frozen=True)
 class Layout:
     root: Path
+    port: int = API_PORT
 
     @property
     def home(self) -> Path:
@@ -72,9 +73,9 @@ def _jwt_secret(lay: Layout) -> str:
 
 
 def _env(lay: Layout, urls: dict[str, str]) -> dict[str, str]:
-    api = json.dumps({"conn_type": "http", "host": ap.HOST, "port": API_PORT, "schema": "http",
+    api = json.dumps({"conn_type": "http", "host": ap.HOST, "port": lay.port, "schema": "http",
                       "login": USER, "password": PASSWORD})
-    return ap.local_env(lay.home, API_PORT, {
+    return ap.local_env(lay.home, lay.port, {
         "VISIONFLOW_ALLOW_PRIVATE_NETWORKS": "1",
         # The demo never starts runs by itself: cron schedules are off (manual and backfill runs still run).
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
@@ -122,7 +123,7 @@ def _start_sample_source(lay: Layout, procs: ap.Procs) -> dict[str, str]:
     lay.urls_file.unlink(missing_ok=True)
     proc = procs.start("sample-source", [sys.executable, "-m", "include.sample_source", "serve",
                                          "--data-dir", str(lay.sample), "--urls-file", str(lay.urls_file)],
-                       ap.airflow_env(lay.home, API_PORT))
+                       ap.airflow_env(lay.home, lay.port))
 
     def ready():
         if proc.poll() is not None:
@@ -167,6 +168,24 @@ def _summary(lay: Layout, runs: dict[str, str], states: dict[str, str]) -> str:
     return format_table(rows)
 
 
+def start_services(lay: Layout, procs: ap.Procs) -> tuple[ap.RestClient, dict[str, str], dict[str, str], dict]:
+    """The sample source and Airflow (as the demo runs them), the shell files, and the parsed DAGs; returns
+    (logged-in REST client, component environment, sample-source URLs, {dag_id: dag})."""
+    for folder in (lay.home, lay.sample, lay.data, lay.logs):
+        folder.mkdir(parents=True, exist_ok=True)
+    # Components run in .demo/, so a DAG's relative default output root (data/...) lands in .demo/data/.
+    urls = _start_sample_source(lay, procs)
+    env = _env(lay, urls)
+    write_shell_files(lay, env, all_confs(urls, lay.data))
+    log.info("migrating the metadata DB (%s)", lay.home / "airflow.db")
+    ap.run_airflow(["db", "migrate"], env, lay.logs / "cli.log")
+    pools = ap.ROOT / "include" / "pools.json"
+    if pools.exists():
+        ap.run_airflow(["pools", "import", str(pools)], env, lay.logs / "cli.log")
+    api = ap.start_components(procs, env, lay.port, [("triggerer", ["triggerer", "--skip-serve-logs"])])
+    return api, env, urls, wait_for_dags(api, ap.ROOT / "dags", procs)
+
+
 def start(lay: Layout, timeout: float) -> int:
     started = time.monotonic()
     old = ap.Procs.load(lay.pids, lay.logs)
@@ -174,24 +193,12 @@ def start(lay: Layout, timeout: float) -> int:
         log.error("the demo is already running (%s); `make stop` first",
                   ", ".join(e["name"] for e in old.alive()))
         return 1
-    if ap.port_in_use(API_PORT):
-        log.error("port %d on 127.0.0.1 is taken by another program; stop it first", API_PORT)
+    if ap.port_in_use(lay.port):
+        log.error("port %d on 127.0.0.1 is taken by another program; stop it first", lay.port)
         return 1
-    for folder in (lay.home, lay.sample, lay.data, lay.logs):
-        folder.mkdir(parents=True, exist_ok=True)
-    # Components run in .demo/, so a DAG's relative default output root (data/...) lands in .demo/data/.
     procs = ap.Procs(log_dir=lay.logs, pid_file=lay.pids, cwd=lay.root)
     try:
-        urls = _start_sample_source(lay, procs)
-        env = _env(lay, urls)
-        write_shell_files(lay, env, all_confs(urls, lay.data))
-        log.info("migrating the metadata DB (%s)", lay.home / "airflow.db")
-        ap.run_airflow(["db", "migrate"], env, lay.logs / "cli.log")
-        pools = ap.ROOT / "include" / "pools.json"
-        if pools.exists():
-            ap.run_airflow(["pools", "import", str(pools)], env, lay.logs / "cli.log")
-        api = ap.start_components(procs, env, API_PORT, [("triggerer", ["triggerer", "--skip-serve-logs"])])
-        dags = wait_for_dags(api, ap.ROOT / "dags", procs)
+        api, env, urls, dags = start_services(lay, procs)
         broken = {Path(e.get("filename") or "").name for e in api.import_errors()}
         confs = demo_confs(urls, lay.data, dags, broken)
         runs, states = run_all(api, confs, env, lay.logs, timeout, on_tick=procs.check_alive)
@@ -201,9 +208,9 @@ def start(lay: Layout, timeout: float) -> int:
         raise
     log.info("demo runs done in %.0fs\n\n%s\n", time.monotonic() - started, _summary(lay, runs, states))
     for report in sorted(lay.data.glob("*/report.html")):
-        log.info("report: http://%s:%d%s%s", ap.HOST, API_PORT, REPORTS_PREFIX, report)
+        log.info("report: http://%s:%d%s%s", ap.HOST, lay.port, REPORTS_PREFIX, report)
     log.info("Airflow UI: http://%s:%d (login %s/%s). Logs: %s. Stop everything with `make stop`.",
-             ap.HOST, API_PORT, USER, PASSWORD, lay.logs)
+             ap.HOST, lay.port, USER, PASSWORD, lay.logs)
     log.info("CLI: `source %s` then e.g. `airflow dags list`; demo confs in %s",
              os.path.relpath(lay.root / "env.sh"), os.path.relpath(lay.root / "confs"))
     return 0 if all(s == "success" for s in states.values()) else 1
