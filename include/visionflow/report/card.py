@@ -59,7 +59,7 @@ def render_card(storage: Storage, card: Card) -> str:
         parts += ["## Layout", card.layout]
     parts += ["## How to load it", card.loading,
               "## Run reports",
-              f"Each run writes `{card.reports}<run id>/report.html` (counts, failed items, plots, samples) "
+              f"Each run writes `{card.reports}<family>/<run id>/report.html` (counts, failed items, plots, samples) "
               "and `report.html` here (the latest run's).",
               f"_Card written by visionflow on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}._"]
     return "\n\n".join(p.strip() for p in parts) + "\n"
