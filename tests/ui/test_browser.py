@@ -74,13 +74,21 @@ def test_trigger_from_the_form_and_read_the_report(stack, browser):
 
     browser.get(base + "/dags/openimages_v4")
     browser.find_element(By.CSS_SELECTOR, "[data-testid=trigger-dag-button]").click()
-    size = browser.find_element(By.ID, "element_thumbnail_size")
-    size.send_keys(Keys.CONTROL, "a")
-    size.send_keys("200", Keys.TAB)
-    shot(browser, "02-trigger-form")
     before = {r["dag_run_id"] for r in api.get("dags/openimages_v4/dagRuns")["dag_runs"]}
-    dialog = browser.find_element(By.CSS_SELECTOR, "[role=dialog]")
-    dialog.find_elements(By.XPATH, ".//button[normalize-space()='Trigger']")[-1].click()
+    size = browser.find_element(By.NAME, "element_thumbnail_size")
+
+    def fill_and_trigger(value: str) -> None:
+        size.send_keys(Keys.CONTROL, "a")
+        size.send_keys(value, Keys.TAB)
+        browser.find_element(By.CSS_SELECTOR, "[data-testid=trigger-dag-submit]").click()
+
+    # A bad value stays as typed (no clamping) and the server refuses it, naming the param and the rule.
+    fill_and_trigger("-5")
+    wait_for(lambda: "Invalid input for param thumbnail_size" in browser.find_element(By.TAG_NAME, "body").text,
+             30, "the refusal of thumbnail_size=-5")
+    assert size.get_attribute("value") == "-5"
+    shot(browser, "02-trigger-form-refused")
+    fill_and_trigger("200")
 
     def new_run():
         runs = [r for r in api.get("dags/openimages_v4/dagRuns")["dag_runs"] if r["dag_run_id"] not in before]
