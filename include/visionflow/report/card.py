@@ -36,14 +36,23 @@ def _list_keys(storage: Storage, entries: list[str]) -> list[str]:
     return sorted(dict.fromkeys(keys))
 
 
-def describe_file(storage: Storage, rel: str) -> tuple[int, str, int | None]:
-    """(bytes, md5, lines or None for binary files)."""
-    data = storage.read_bytes(rel)
-    lines = None
-    if not rel.endswith((".memmap", ".zip")):
-        text = gzip.decompress(data) if rel.endswith(".gz") else data
-        lines = text.count(b"\n") + (1 if text and not text.endswith(b"\n") else 0)
-    return len(data), hashlib.md5(data).hexdigest(), lines
+def describe_file(storage: Storage, rel: str, chunk: int = 1 << 20) -> tuple[int, str, int | None]:
+    """(bytes, md5, lines or None for binary files), streamed: lists can be many GB."""
+    md5, size, lines, last = hashlib.md5(), 0, 0, b"\n"
+    text = not rel.endswith((".memmap", ".zip"))
+    with storage.local_copy(rel) as path:
+        with open(path, "rb") as raw:
+            for block in iter(lambda: raw.read(chunk), b""):
+                md5.update(block)
+                size += len(block)
+        if text:
+            opener = gzip.open if rel.endswith(".gz") else open
+            with opener(path, "rb") as fh:
+                for block in iter(lambda: fh.read(chunk), b""):
+                    lines += block.count(b"\n")
+                    last = block[-1:]
+            lines += 0 if last == b"\n" else 1
+    return size, md5.hexdigest(), lines if text else None
 
 
 def render_card(storage: Storage, card: Card) -> str:

@@ -45,9 +45,10 @@ def flickr() -> Card:
                 "terms apply to the metadata.",
         loading="```python\nimport numpy as np\nfiles = np.memmap('lists/flickr-1M.memmap', dtype='S120', mode='r')"
                 "\npath = files[0].decode()  # relative to the image root\n```\n"
-                "The lists are `id \\t url \\t local_file` (gzip TSV); subsets are named by their line count: "
-                "`flickr-50.tsv.gz`, `flickr-100k.tsv.gz`, `flickr-20M.tsv.gz` (k = 1,000, M = 1,000,000 lines).",
-        lists=["lists/", "meta/"],
+                "The lists are `id \\t url \\t local_file` (gzip TSV). Subsets keep the paper's names for its "
+                "sizes (`flickr-0.1M.tsv.gz` ... `flickr-500M.tsv.gz`, in millions of lines); smaller trial "
+                "subsets are named by their line count (`flickr-50k.tsv.gz`, `flickr-50.tsv.gz`).",
+        lists=["lists/"],
         layout="`meta/<day>/` daily TSVs and crawl.json, `lists/` lists + MD5SUMS + memmaps, `images/...` JPEGs.",
     )
 
