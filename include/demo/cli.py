@@ -77,6 +77,7 @@ def _env(lay: Layout, urls: dict[str, str]) -> dict[str, str]:
                       "login": USER, "password": PASSWORD})
     return ap.local_env(lay.home, lay.port, {
         "VISIONFLOW_ALLOW_PRIVATE_NETWORKS": "1",
+        "VISIONFLOW_INPUT_DIRS": str(lay.root),
         # The demo never starts runs by itself: cron schedules are off (manual and backfill runs still run).
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         "AIRFLOW__API_AUTH__JWT_SECRET": _jwt_secret(lay),
