@@ -139,7 +139,7 @@ def flickr_crawl(storage: Storage, day: str, run_id: str) -> str:
     summary.update({f"dropped {k}": v for k, v in crawl.get("dropped", {}).items()})
     plots = [Bars(f"Photos per licence, {day}", dict(licences.most_common()), "photos",
                   colours={k: "#1565c0" for k in licences}),
-             Histogram(f"Upload hour (UTC), {day}", hours, "hour of day", bins=24)]
+             Histogram(f"Upload hour (UTC), {day}", hours, "hour of day", edges=list(range(25)))]
     return publish(storage, f"Flickr-CC crawl of {day} — run {run_id}", run_id, "flickr_crawl", cards.flickr(),
                    summary=summary, extra_plots=plots)
 

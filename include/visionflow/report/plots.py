@@ -22,6 +22,7 @@ class Histogram:
     xlabel: str
     bins: int = 30
     log_y: bool = False
+    edges: list[float] | None = None  # fixed bin edges (e.g. hours 0..24) instead of ``bins``
 
 
 @dataclass
@@ -66,8 +67,8 @@ def render(plot) -> bytes | None:
     fig, ax = plt.subplots(figsize=(SIZE[0], height), dpi=DPI)
     try:
         if isinstance(plot, Histogram):
-            ax.hist(plot.values, bins=min(plot.bins, max(1, len(set(plot.values)))), color="#1565c0",
-                    log=plot.log_y)
+            bins = plot.edges or min(plot.bins, max(1, len(set(plot.values))))
+            ax.hist(plot.values, bins=bins, color="#1565c0", log=plot.log_y)
             ax.set_xlabel(plot.xlabel)
             ax.set_ylabel("items")
         elif isinstance(plot, Bars):
