@@ -109,8 +109,8 @@ class WriteRunReportOperator(VisionflowOperator):
         uri = FAMILIES[self.family](storage, run_id=context["run_id"], **options)
         url = report_url(uri)
         context["ti"].xcom_push(key=XCOM_KEY, value=url)
-        if url:
-            dag_run = context["dag_run"]
-            set_run_note(dag_run.dag_id, dag_run.run_id, f"[Run report]({url})\n\n`{uri}`", self.api_conn_id)
+        dag_run = context["dag_run"]
+        note = f"[Run report]({url})\n\n`{uri}`" if url else f"Run report: `{uri}`"
+        set_run_note(dag_run.dag_id, dag_run.run_id, note, self.api_conn_id)
         self.log.info("report written: %s%s", uri, f" (open {url})" if url else "")
         return {"report": uri, "url": url, "card": storage.uri("README.md")}
