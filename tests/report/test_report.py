@@ -73,3 +73,17 @@ def test_card_lists_files_with_md5_and_lines(tmp_path):
     line = next(l for l in card.splitlines() if "flickr-3.tsv.gz" in l)
     assert "| 3 |" in line
     assert "## Licence and attribution" in card and "credit the author" in card
+
+
+def test_every_family_report_runs_on_an_empty_root(tmp_path):
+    """Each family's report (and card) is written even when the run left nothing: a failed run still gets one."""
+    from include.visionflow.report.families import FAMILIES
+
+    storage = open_storage(str(tmp_path))
+    extra = {"flickr_download": {"images": storage, "subset": "flickr-50.tsv.gz"},
+             "flickr_crawl": {"day": "2021-06-01"}, "kinetics": {"dataset": "kinetics400"}}
+    for family, write in FAMILIES.items():
+        uri = write(storage, run_id="manual__2026-01-01T00:00:00+00:00", **extra.get(family, {}))
+        assert uri.endswith(f"reports/{family}/manual__2026-01-01T00_00_00_00_00/report.html"), uri
+        assert (tmp_path / "README.md").is_file()
+    assert not (tmp_path / ".tmp").exists()

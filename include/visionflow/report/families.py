@@ -99,7 +99,7 @@ def openimages(storage: Storage, run_id: str) -> str:
 
 
 def flickr_download(storage: Storage, images: Storage, subset: str, run_id: str) -> str:
-    from include.visionflow.datasets.flickr import subset_stem
+    from include.visionflow.datasets.flickr_layout import subset_stem
 
     work = work_rel("flickr_download", subset_stem(subset))
     run = collect_work(storage, work)
@@ -130,7 +130,7 @@ def flickr_crawl(storage: Storage, day: str, run_id: str) -> str:
     if not day:  # the crawl failed before it knew its day
         return publish(storage, f"Flickr-CC crawl — run {run_id}", run_id, "flickr_crawl",
                        notes=["The crawl task failed before choosing its day; see its log."])
-    from include.visionflow.datasets.flickr import DayLayout
+    from include.visionflow.datasets.flickr_layout import DayLayout
 
     layout = DayLayout(day)
     crawl = _json(storage, layout.report)
@@ -145,7 +145,7 @@ def flickr_crawl(storage: Storage, day: str, run_id: str) -> str:
 
 
 def flickr_subsets(storage: Storage, run_id: str) -> str:
-    from include.visionflow.datasets.flickr_subsets import read_md5sums
+    from include.visionflow.datasets.flickr_layout import read_md5sums
 
     lists = read_md5sums(storage.read_text("lists/MD5SUMS")) if storage.exists("lists/MD5SUMS") else {}
     summary = {name: f"{lines:,} lines, md5 {md5}" for name, (md5, lines) in lists.items()}
