@@ -50,6 +50,7 @@ def test_full_run_then_rerun(airflow_db, dag, sample_source, tmp_path):
     assert dr.state == "success"
     assert set(states(dr)) == {"annotations", "plan", "clips", "dense", "rawframes", "file_lists",
                                "download_report", "fail_run_on_failed_step", "run_report"}
+    assert states(dr)["fail_run_on_failed_step"] == {"skipped"}  # nothing failed
     storage = open_storage(str(out))
     specs = specs_of(dr)
     got = {split: {r.key: r.status.value for r in rows} for split, rows in kl.stage_rows(storage, specs,
