@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ROOT := $(abspath .)
 
-.PHONY: venv test test-fast demo stop bench constraints clean
+.PHONY: venv test test-fast demo stop shell browser bench constraints clean
 
 # The venv is rebuilt when requirements or constraints change.
 # requirements-nodeps.txt goes in with --no-deps: those packages declare opencv-python, which would
@@ -19,8 +19,14 @@ $(BIN)/.installed: requirements.txt requirements-nodeps.txt constraints.txt
 
 venv: $(BIN)/.installed
 
-test: venv
+test: venv browser
 	$(BIN)/python -m pytest -q tests
+
+# The browser test (tests/ui) drives Debian's chromium through chromium-driver; install them when missing.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; }
 
 # Everything but the tests marked slow (dag runs through the scheduler, Celery).
 test-fast: venv
@@ -28,6 +34,11 @@ test-fast: venv
 
 demo: venv
 	$(BIN)/python -m include.demo start
+
+# A shell where `airflow ...` talks to the running demo (`make demo` writes .demo/env.sh).
+shell:
+	@test -f .demo/env.sh || { echo "no .demo/env.sh: run make demo first"; exit 1; }
+	@bash --rcfile .demo/env.sh -i
 
 stop:
 	@test -x $(BIN)/python && $(BIN)/python -m include.demo stop || true

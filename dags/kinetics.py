@@ -29,6 +29,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param
 
+from visionflow_airflow import params as p
 from visionflow_airflow.common import dag_kwargs, fail_run_when_a_step_failed
 from visionflow_airflow.operators.video import (
     ExtractKineticsRawframesOperator,
@@ -39,43 +40,46 @@ from visionflow_airflow.operators.video import (
     ResizeKineticsClipsOperator,
     WriteKineticsListsOperator,
 )
+from visionflow_airflow.operators.report import WriteRunReportOperator
 
 with DAG(
     dag_id="kinetics",
+    description="Kinetics-400/600/700 in the mmaction2 layout: trimmed clips, dense cache, raw frames, lists",
     schedule=None,
     start_date=pendulum.datetime(2017, 5, 19, tz="UTC"),
     catchup=False,
-    params={
+    params=p.with_deployment_defaults("kinetics", {
         "dataset": Param("kinetics400", type="string", enum=["kinetics400", "kinetics600", "kinetics700"],
                          title="Dataset", description="Which Kinetics release; also names the lists and the "
                          "default output folder."),
-        "annotations_url": Param("", type="string", title="Annotations",
+        "annotations_url": Param("", type="string", pattern=p.optional(p.URL_OR_PATH), title="Annotations",
                                  description="A tar.gz with train/validate/test CSVs, or a folder (URL ending in / "
                                  "or local path) holding them. Empty: the official DeepMind tarball."),
         "video_source": Param("youtube", type="string", enum=["youtube", "url_template", "local_dir"],
                               title="Video source",
                               description="youtube: yt-dlp (when installed and reachable); url_template: the "
                               "URL below; local_dir: raw full videos named <youtube_id>.<ext>."),
-        "url_template": Param("", type="string", title="URL template",
+        "url_template": Param("", type="string", pattern=r"^(https?://\S*\{youtube_id\}\S*|)$",
+                              title="URL template",
                               description="For url_template: e.g. http://host/{youtube_id}.mp4"),
         "local_dir": Param("", type="string", title="Local folder",
                            description="For local_dir: the folder of <youtube_id>.<ext> raw videos."),
         "splits": Param(["train", "val"], type="array", minItems=1,
                         items={"type": "string", "enum": ["train", "val", "test"]}, title="Splits",
                         description="Splits to prepare (validate.csv is the val split)."),
-        "output_root": Param("", type="string", title="Output root",
-                             description="Local folder or s3://bucket/prefix. Empty: data/<dataset>."),
-        "short_side": Param(256, type="integer", minimum=16, maximum=4096, title="Short side",
+        "output_root": p.output_root("", allow_empty=True, title="Output root",
+                                     description="Local folder or s3://bucket/prefix. Empty: data/<dataset>."),
+        "short_side": p.integer(256, 16, 4096, title="Short side",
                             description="Short side in pixels of the dense cache and the raw frames."),
         "dense": Param(True, type="boolean", title="Dense cache",
                        description="Build videos_<split>_<N>p_dense_cache (key frame every 16 frames)."),
         "frames": Param(True, type="boolean", title="Raw frames",
                         description="Extract rawframes_<split>/<class>/<clip>/img_%05d.jpg (every frame)."),
-        "limit": Param(None, type=["null", "integer"], minimum=1, title="Limit",
+        "limit": p.integer(None, 1, title="Limit",
                        description="At most this many clips per split (trials); empty for all."),
         "seed": Param(0, type="integer", title="Shuffle seed",
                       description="Seed of the file-list shuffle (recorded in summary.json)."),
-    },
+    }),
     **dag_kwargs(__doc__, ["kinetics", "video", "mmaction2"]),
 ) as dag:
     common = {"output_root": "{{ params.output_root or 'data/' ~ params.dataset }}", "dataset": "{{ params.dataset }}"}
@@ -102,3 +106,5 @@ with DAG(
                                     trigger_rule="all_done", **common)
     annotations >> plan >> clips >> [dense, rawframes] >> lists >> report
     fail_run_when_a_step_failed(dag)
+    report >> WriteRunReportOperator(task_id="run_report", family="kinetics", output_root=common["output_root"],
+                                     options={"dataset": "{{ params.dataset }}"}).as_teardown()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param
 
+from visionflow_airflow import params as p
 from visionflow_airflow.common import dag_kwargs
 from visionflow_airflow.operators.openimages import (
     DownloadOpenImagesShardOperator,
@@ -32,29 +33,29 @@ from visionflow_airflow.operators.openimages import (
     SummarizeOpenImagesOperator,
     SyncOpenImagesTarballOperator,
 )
+from visionflow_airflow.operators.report import WriteRunReportOperator
 
 OPENIMAGES_2018 = "https://storage.googleapis.com/openimages/2018_04"
 
 with DAG(
     dag_id="openimages_v4",
+    description="OpenImages V4 (PRIMO split): verified, thumbnailed images per split, CVDF tarballs as zips",
     schedule=None,
     start_date=pendulum.datetime(2018, 4, 30, tz="UTC"),
     catchup=False,
-    params={
-        "metadata_url": Param(f"{OPENIMAGES_2018}/image_ids_and_rotation.csv", type="string", minLength=1,
-                              title="Metadata CSV",
+    params=p.with_deployment_defaults("openimages_v4", {
+        "metadata_url": p.url_or_path(f"{OPENIMAGES_2018}/image_ids_and_rotation.csv", title="Metadata CSV",
                               description="The full image_ids_and_rotation.csv (URL or local path)."),
-        "boxable_url": Param(f"{OPENIMAGES_2018}/train/train-images-boxable-with-rotation.csv", type="string",
-                             minLength=1, title="Boxable CSV",
+        "boxable_url": p.url_or_path(f"{OPENIMAGES_2018}/train/train-images-boxable-with-rotation.csv",
+                                     title="Boxable CSV",
                              description="train-images-boxable-with-rotation.csv: its ids are the target set."),
-        "output_root": Param("data/open_images", type="string", minLength=1, title="Output root",
-                             description="Local folder or s3://bucket/prefix."),
+        "output_root": p.output_root("data/open_images", title="Output root"),
         "splits": Param(["train", "extended_targets"], type="array",
                         items={"type": "string", "enum": ["train", "extended_targets"]}, minItems=1,
                         title="Splits to download", description="URL-downloaded splits."),
-        "train_size": Param(1200000, type="integer", minimum=0, title="Train size",
+        "train_size": p.integer(1200000, 0, title="Train size",
                             description="First N non-target train rows form the train split."),
-        "thumbnail_size": Param(1024, type="integer", minimum=16, maximum=16384, title="Thumbnail size",
+        "thumbnail_size": p.integer(1024, 16, 16384, title="Thumbnail size",
                                 description="Longer side in pixels; smaller images are kept as they are."),
         "tarballs": Param(False, type="boolean", title="Sync CVDF tarballs",
                           description="Sync train_*.tar.gz and validation.tar.gz and convert them to zips."),
@@ -77,7 +78,7 @@ with DAG(
                                                 "make an image be skipped as opted_out. Empty: store all."),
         "refresh_metadata": Param(False, type="boolean", title="Refresh metadata",
                                   description="Download the metadata CSVs again even if present."),
-    },
+    }),
     **dag_kwargs(__doc__, ["openimages", "images"]),
 ) as dag:
     root = "{{ params.output_root }}"
@@ -105,3 +106,5 @@ with DAG(
     )
     metadata >> plan >> download >> summary
     tarballs >> sync >> summary
+    # A teardown: written whatever happened upstream, without deciding the run's state.
+    summary >> WriteRunReportOperator(task_id="report", family="openimages", output_root=root).as_teardown()

@@ -18,35 +18,38 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param
 
+from visionflow_airflow import params as p
 from visionflow_airflow.common import dag_kwargs
 from visionflow_airflow.operators.video import (
     ExtractVideoFramesOperator,
     PlanVideoFramesOperator,
     WriteVideoFramesListOperator,
 )
+from visionflow_airflow.operators.report import WriteRunReportOperator
 
 with DAG(
     dag_id="video_frames",
+    description="JPEG frames at a fixed rate from every video of a folder, plus a '<dir> <nframes>' list",
     schedule=None,
     start_date=pendulum.datetime(2022, 10, 23, tz="UTC"),
     catchup=False,
-    params={
+    params=p.with_deployment_defaults("video_frames", {
         "video_dir": Param("data/videos", type="string", minLength=1, title="Video folder",
                            description="Local folder searched recursively for videos."),
-        "frames_dir": Param("data/video_frames", type="string", minLength=1, title="Frames folder",
-                            description="Output root: local folder or s3://bucket/prefix."),
+        "frames_dir": p.output_root("data/video_frames", title="Frames folder",
+                                    description="Output root: local folder or s3://bucket/prefix."),
         "fps": Param(10, type="number", exclusiveMinimum=0, maximum=240, title="Frames per second",
                      description="Constant output rate (10 in the paper)."),
-        "short_side": Param(256, type="integer", minimum=16, maximum=4096, title="Short side",
+        "short_side": p.integer(256, 16, 4096, title="Short side",
                             description="Scale the short side down to this; smaller videos keep their size."),
         "pattern": Param("%05d.jpg", type="string", minLength=4, title="Frame names",
                          description="printf pattern with one integer field, numbered from 1."),
-        "quality": Param(90, type="integer", minimum=1, maximum=100, title="JPEG quality",
+        "quality": p.integer(90, 1, 100, title="JPEG quality",
                          description="JPEG quality of the frames."),
         "filelist": Param("", type="string", title="File list",
                           description="Where to write '<relative dir> <nframes>' lines: a path inside "
                           "frames_dir or an absolute local path. Empty: filelist.txt in frames_dir."),
-    },
+    }),
     **dag_kwargs(__doc__, ["video", "frames"]),
 ) as dag:
     # the frames folder is where this family writes: its output root
@@ -60,3 +63,5 @@ with DAG(
     filelist = WriteVideoFramesListOperator(task_id="filelist", shards=plan.output, trigger_rule="none_failed",
                                             output_root="{{ params.frames_dir }}", filelist="{{ params.filelist }}")
     plan >> extract >> filelist
+    filelist >> WriteRunReportOperator(task_id="report", family="video_frames",
+                                       output_root="{{ params.frames_dir }}").as_teardown()

@@ -66,7 +66,7 @@ def _flickr_subsets(urls: dict[str, str], data: Path) -> dict:
 
 def _flickr_download(urls: dict[str, str], data: Path) -> dict:
     _need(urls, "flickr_endpoint")
-    return {"output_root": str(data / "flickr_cc"), "subset": "flickr-5e-05M.tsv.gz", "short_side": 128}
+    return {"output_root": str(data / "flickr_cc"), "subset": "flickr-50.tsv.gz", "short_side": 128}
 
 
 def _kinetics(urls: dict[str, str], data: Path) -> dict:
@@ -117,7 +117,7 @@ DEMO_RUNS: dict[str, DemoRun] = {
     "flickr_cc_subsets": DemoRun("Flickr-CC subsets", _flickr_subsets, "flickr_cc/lists",
                                  after="flickr_cc_crawl"),
     "flickr_cc_download": DemoRun("Flickr-CC download", _flickr_download, "flickr_cc/images",
-                                  Counts("flickr_cc/_work/flickr_download/flickr-5e-05M/summary.json"),
+                                  Counts("flickr_cc/_work/flickr_download/flickr-50/summary.json"),
                                   after="flickr_cc_subsets"),
     "kinetics": DemoRun("Kinetics-400 (clips)", _kinetics, "kinetics400",
                         Counts("kinetics400/summary.json", "splits.*.clips")),

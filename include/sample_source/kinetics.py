@@ -95,8 +95,23 @@ def _atomic(dst: Path, write) -> Path:
     return dst
 
 
-def make_portrait(src: Path, dst: Path, seconds: float = VARIANT_SECONDS) -> Path:
-    """A genuinely portrait video (pixels transposed, no rotation flag), H.264."""
+def upright_portrait(rgb):
+    """The landscape picture ``rgb`` (H x W) upright in a portrait frame of W x H pixels, letterboxed: what a
+    phone held upright shows. The frame size is the landscape one transposed, so sizes stay predictable."""
+    import numpy as np
+    from PIL import Image
+
+    height, width = rgb.shape[:2]
+    inner = max(2, round(height * height / width / 2) * 2)
+    canvas = np.zeros((width, height, 3), dtype=np.uint8)
+    top = (width - inner) // 2
+    canvas[top:top + inner] = np.asarray(Image.fromarray(rgb).resize((height, inner), Image.Resampling.BILINEAR))
+    return canvas
+
+
+def _reencode(src: Path, dst: Path, seconds: float, picture, rotation: int = 0) -> Path:
+    """``src``'s first ``seconds`` as H.264, each frame's RGB pixels replaced by ``picture(rgb)``; with a
+    display rotation when ``rotation`` is set."""
     import av
     import numpy as np
 
@@ -104,13 +119,18 @@ def make_portrait(src: Path, dst: Path, seconds: float = VARIANT_SECONDS) -> Pat
         with av.open(str(src)) as inp, av.open(str(tmp), "w", format="mp4") as out:
             stream = inp.streams.video[0]
             ostream = out.add_stream("libx264", rate=stream.average_rate)
-            ostream.width, ostream.height = stream.height, stream.width
             ostream.pix_fmt = "yuv420p"
             ostream.options = {"preset": "ultrafast"}
+            sized = False
             for frame in inp.decode(stream):
                 if frame.time is not None and frame.time >= seconds:
                     break
-                rgb = np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), 1))
+                rgb = np.ascontiguousarray(picture(frame.to_ndarray(format="rgb24")))
+                if not sized:
+                    ostream.height, ostream.width = rgb.shape[:2]
+                    if rotation:
+                        ostream.set_display_rotation(rotation)
+                    sized = True
                 for packet in ostream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
                     out.mux(packet)
             for packet in ostream.encode(None):
@@ -119,25 +139,17 @@ def make_portrait(src: Path, dst: Path, seconds: float = VARIANT_SECONDS) -> Pat
     return _atomic(dst, write)
 
 
+def make_portrait(src: Path, dst: Path, seconds: float = VARIANT_SECONDS) -> Path:
+    """A genuinely portrait video (upright portrait pixels, no rotation flag), H.264."""
+    return _reencode(src, dst, seconds, upright_portrait)
+
+
 def make_rotated(src: Path, dst: Path, seconds: float = VARIANT_SECONDS, degrees: int = 90) -> Path:
-    """The same coded (landscape) pictures with a display matrix: players show it portrait, like phone video."""
-    import av
+    """As a phone records it: the portrait picture stored sideways (landscape pixels, turned clockwise) with a
+    display matrix saying "turn 90 degrees back". Only a reader that applies the matrix gets it upright."""
+    import numpy as np
 
-    def write(tmp: Path) -> None:
-        with av.open(str(src)) as inp, av.open(str(tmp), "w", format="mp4") as out:
-            stream = inp.streams.video[0]
-            ostream = out.add_stream_from_template(stream)
-            ostream.set_display_rotation(degrees)
-            for packet in inp.demux(stream):
-                if packet.dts is None:
-                    continue
-                # Cut at a key frame boundary so the copy decodes cleanly.
-                if packet.pts is not None and packet.time_base * packet.pts >= seconds and packet.is_keyframe:
-                    break
-                packet.stream = ostream
-                out.mux(packet)
-
-    return _atomic(dst, write)
+    return _reencode(src, dst, seconds, lambda rgb: np.rot90(upright_portrait(rgb), -1), rotation=degrees)
 
 
 def make_corrupt(src: Path, dst: Path) -> Path:

@@ -100,8 +100,11 @@ def render(entry: Entry) -> tuple[bytes, str]:
         return buf.getvalue(), "jpg"
     exif = None
     if entry.variant == "exif":
+        # As a phone camera stores it: pixels sideways, the tag saying "turn 90 degrees clockwise to show".
+        # Only a pipeline that applies the tag gets the upright photo back.
+        im = im.transpose(Image.Transpose.ROTATE_90)
         exif = Image.Exif()
-        exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+        exif[0x0112] = 6
     im.convert("RGB").save(buf, "JPEG", quality=92, **({"exif": exif} if exif else {}))
     return buf.getvalue(), "jpg"
 

@@ -31,9 +31,12 @@ def local_input(path: str | Path, what: str) -> Path:
             f"{what} {str(path)!r} is a local path outside the allowed input folders "
             f"{[str(a) for a in allowed]}; put the file there or add its folder to VISIONFLOW_INPUT_DIRS"
         )
+    if not resolved.exists():
+        raise BadInputError(f"{what} {str(path)!r} not found (looked for {resolved}); check the path")
     return resolved
 
 
 def is_local_path(value: str) -> bool:
-    """True for a param that names a local file or folder rather than a URL."""
-    return "://" not in value and (value.startswith(("/", "~", ".")) or Path(value).exists())
+    """True for a param that names a local file or folder rather than a URL: anything without a scheme (a
+    missing ``data/x.csv`` is then reported as not found, not as a refused URL)."""
+    return "://" not in value

@@ -49,7 +49,7 @@ def test_full_run_then_rerun(airflow_db, dag, sample_source, tmp_path):
     dr = dag.test(run_conf=conf(sample_source, out))
     assert dr.state == "success"
     assert set(states(dr)) == {"annotations", "plan", "clips", "dense", "rawframes", "file_lists",
-                               "download_report", "fail_run_on_failed_step"}
+                               "download_report", "fail_run_on_failed_step", "run_report"}
     assert states(dr)["fail_run_on_failed_step"] == {"skipped"}  # nothing failed
     storage = open_storage(str(out))
     specs = specs_of(dr)

@@ -179,8 +179,8 @@ def test_crawl_subsets_and_memmap_on_s3(sample_source, tmp_path):
     assert result.tsv_uri == "s3://vf-flickr/cc/meta/2021-06-01/flickr_images_2021-06-01.tsv.gz"
     assert crawled_days(storage) == ["2021-06-01"]
     built = build_subsets(storage, seed=0, sizes_m=(0.00005,))
-    assert [f.name for f in built.lists] == ["flickr.tsv.gz", "flickr-5e-05M.tsv.gz"]
-    out = convert_to_mmap(storage, "flickr-5e-05M.tsv.gz")
+    assert [f.name for f in built.lists] == ["flickr.tsv.gz", "flickr-50.tsv.gz"]
+    out = convert_to_mmap(storage, "flickr-50.tsv.gz")
     assert out["count"] == 50 and storage.size(out["rel"]) == 50 * 120
 
 

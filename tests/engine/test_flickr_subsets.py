@@ -72,7 +72,7 @@ def test_subsets_are_nested_prefixes_and_only_below_the_total(crawled):
     result = build_subsets(crawled, seed=3, sizes_m=SIZES)
     full = lines(crawled, LIST_REL)
     names = [f.name for f in result.lists]
-    assert names == ["flickr.tsv.gz", "flickr-0.0001M.tsv.gz", "flickr-0.0002M.tsv.gz", "flickr-0.0005M.tsv.gz"]
+    assert names == ["flickr.tsv.gz", "flickr-100.tsv.gz", "flickr-200.tsv.gz", "flickr-500.tsv.gz"]
     assert not crawled.exists("lists/flickr-0.01M.tsv.gz")  # 10,000 > 800 lines: skipped as upstream
     for f in result.lists[1:]:
         assert lines(crawled, f"lists/{f.name}") == full[: f.lines]
@@ -108,7 +108,8 @@ def test_no_crawled_day_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("size, name", [(0.1, "flickr-0.1M.tsv.gz"), (20, "flickr-20M.tsv.gz"),
-                                        (20.0, "flickr-20M.tsv.gz"), (0.0005, "flickr-0.0005M.tsv.gz")])
+                                        (20.0, "flickr-20M.tsv.gz"), (0.0005, "flickr-500.tsv.gz"),
+                                        (0.05, "flickr-50k.tsv.gz"), (0.00005, "flickr-50.tsv.gz")])
 def test_subset_names_print_sizes_like_python(size, name):
     assert size_name(size) == name
 
@@ -138,8 +139,8 @@ def test_memory_stays_flat_as_the_crawl_grows(tmp_path):
 
 def test_convert_to_mmap_holds_local_file_of_every_line_in_order(crawled):
     build_subsets(crawled, seed=1, sizes_m=SIZES)
-    out = convert_to_mmap(crawled, "flickr-0.0005M.tsv.gz")
-    assert out["rel"] == "lists/flickr-0.0005M.memmap" and out["count"] == 500 and out["dtype"] == "S120"
-    expected = [line.split("\t")[2] for line in lines(crawled, "lists/flickr-0.0005M.tsv.gz")]
+    out = convert_to_mmap(crawled, "flickr-500.tsv.gz")
+    assert out["rel"] == "lists/flickr-500.memmap" and out["count"] == 500 and out["dtype"] == "S120"
+    expected = [line.split("\t")[2] for line in lines(crawled, "lists/flickr-500.tsv.gz")]
     files = MemmapFileList(crawled.uri(out["rel"]))
     assert len(files) == 500 and list(files) == expected

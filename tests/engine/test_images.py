@@ -86,10 +86,14 @@ def test_every_mode_becomes_rgb_jpeg(variant, corner):
 
 
 def test_exif_orientation_is_applied():
-    data = jpeg_of(Entry("e", "chelsea", variant="exif", size=1200))  # stored landscape, shown portrait
+    data = jpeg_of(Entry("e", "chelsea", variant="exif", size=1200))  # stored sideways (portrait), tagged
     result = transform_image(data, ImageSpec("thumbnail", 600))
-    assert (result.width, result.height) == (399, 600)
-    assert (result.src_width, result.src_height) == (798, 1200)
+    assert (result.width, result.height) == (600, 399)
+    assert (result.src_width, result.src_height) == (1200, 798)
+    # upright: the output matches the untagged landscape photo, not a rotated copy of it
+    upright = decoded(transform_image(jpeg_of(Entry("u", "chelsea", size=1200)), ImageSpec("thumbnail", 600)))
+    diff = [abs(a - b) for a, b in zip(decoded(result).convert("L").getdata(), upright.convert("L").getdata())]
+    assert sum(diff) / len(diff) < 8
 
 
 def test_not_an_image_and_truncated_are_decode_errors():

@@ -74,8 +74,8 @@ def test_ten_fps_portrait_and_rotated(videos, tmp_path):
 
 
 def test_rotated_frames_match_the_portrait_rendering(videos, tmp_path):
-    """rotated0001 is bikes with a 90 degree display matrix; portrait001 is bikes with its pixels turned:
-    both must give the same upright pictures."""
+    """rotated0001 stores an upright portrait picture sideways with a 90 degree display matrix; portrait001
+    stores it upright: both must give the same upright pictures."""
     for name in ("portrait001", "rotated0001"):
         (tmp_path / name).mkdir()
         extract_frames(videos[name], tmp_path / name, fps=10, short_side=256, quality=95)
@@ -83,6 +83,9 @@ def test_rotated_frames_match_the_portrait_rendering(videos, tmp_path):
     b = np.asarray(Image.open(tmp_path / "rotated0001" / "00003.jpg"), dtype=float)
     assert np.abs(a - b).mean() < 12  # same picture (lossy encodes); a wrong turn gives ~40+
     assert np.abs(a - np.flip(b, axis=(0, 1))).mean() > np.abs(a - b).mean() * 2
+    # upright: the picture is letterboxed in the portrait frame (dark bars above and below, not beside it)
+    middle = b.shape[0] // 2
+    assert b[:20].mean() < 15 and b[middle - 10:middle + 10].mean() > 40
 
 
 def test_native_rate_keeps_every_frame(videos, tmp_path):

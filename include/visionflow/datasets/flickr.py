@@ -263,4 +263,5 @@ def convert_to_mmap(storage: Storage, subset: str, width: int = WIDTH) -> dict:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    log.info("wrote %s entries to %s", count, storage.uri(out_rel))
     return {"memmap": storage.uri(out_rel), "rel": out_rel, "count": count, "dtype": f"S{width}"}

@@ -36,10 +36,15 @@ DEFAULT_SIZES_M = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)
 
 
 def size_name(size_m: float) -> str:
-    """``flickr-<size>M.tsv.gz`` with the size printed the way Python prints it (0.1, 20, not 20.0)."""
+    """The paper's sizes (0.1M and up) keep its names, ``flickr-<size>M.tsv.gz`` with the size printed the way
+    Python prints it (``flickr-0.1M``, ``flickr-20M``); smaller trial subsets are named by their line count,
+    ``flickr-50k.tsv.gz`` (50,000 lines) or ``flickr-50.tsv.gz`` (50 lines), never ``flickr-5e-05M``."""
     value = float(size_m)
-    text = str(int(value)) if value.is_integer() else repr(value)
-    return f"flickr-{text}M.tsv.gz"
+    if value >= 0.1:
+        text = str(int(value)) if value.is_integer() else repr(value)
+        return f"flickr-{text}M.tsv.gz"
+    lines = round(value * 1_000_000)
+    return f"flickr-{lines // 1000}k.tsv.gz" if lines >= 1000 and lines % 1000 == 0 else f"flickr-{lines}.tsv.gz"
 
 
 def bucket_dir(bucket: str) -> str:

@@ -231,6 +231,7 @@ def _encode_to(storage: Storage, rel: str, key: str, make: Callable[[Path], obje
         size = out.stat().st_size
         storage.put_file(rel, out)
     width, height = info.display_size  # type: ignore[attr-defined]
+    log.info("wrote %s (%sx%s, %s bytes)", storage.uri(rel), width, height, size)
     return ItemResult(key, Status.OK, output=rel, bytes=size, width=width, height=height,
                       duration=getattr(info, "duration", None))
 

@@ -70,7 +70,7 @@ def _atomic(path: Path, write) -> int:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    log.info("wrote %s entries to %s", count, path)
+    log.debug("wrote %s entries to %s", count, path)  # often a staging file: callers log the final path
     return count
 
 

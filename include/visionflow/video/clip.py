@@ -146,7 +146,8 @@ def transcode(src: str | Path, dst: str | Path, spec: ClipSpec) -> VideoInfo:
     if not written:
         Path(dst).unlink(missing_ok=True)
         raise DecodeError("empty_clip", f"{Path(src).name} has no frame in [{spec.start}, {spec.end})")
-    log.info("wrote %s (%s frames, %sx%s) from %s", dst, written, ostream.width, ostream.height, src)
+    # dst is usually a staging file; the caller logs the final path once the file is in place
+    log.debug("encoded %s (%s frames, %sx%s) from %s", dst, written, ostream.width, ostream.height, src)
     return VideoInfo(width=ostream.width, height=ostream.height, rotation=0, fps=rate, duration=written / rate,
                      frames=written, codec="h264", has_audio=audio is not None)
 

@@ -345,5 +345,6 @@ def extract_with(src: str | Path, out_dir: Path, options: FrameOptions) -> int:
         container.close()
         if writer is not None:
             writer.close()
-    log.info("extracted %s frames from %s into %s", writer.count, src, out_dir)
+    # out_dir is usually a staging folder; the caller logs the published folder
+    log.debug("extracted %s frames from %s into %s", writer.count, src, out_dir)
     return writer.count

@@ -61,5 +61,5 @@ def publish_folder(storage: Storage, local_dir: Path, rel_dir: str) -> int:
         for name in names:
             storage.put_file(f"{rel_dir}/{name}", local_dir / name)
         storage.write_text(f"{rel_dir}/{DONE_MARKER}", str(len(names)))
-    log.debug("published %s files to %s", len(names), storage.uri(rel_dir))
+    log.info("published %s files to %s", len(names), storage.uri(rel_dir))
     return len(names)
