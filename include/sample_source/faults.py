@@ -1,0 +1,446 @@
+"""Fault injection: URLs that misbehave on purpose, deterministically, for the reliability suite.
+
+A URL names its fault: ``/faults/<kind>/<n>/<name>``. For the transient kinds ``n`` is how many first requests
+of that URL fail (later ones succeed) and ``p`` means every request fails; the server's own hit counter per
+path decides, so a URL behaves the same way in every run against the same server. For ``redirect_chain``
+``n`` is the number of hops left, for ``slow`` a delay in milliseconds. ``name`` seeds the picture (a small crop of a scikit-image photo), so its
+bytes, MD5 and expected pixels are known before anything is fetched.
+
+``/faults/metadata/<n>-<percent>-<seed>.csv`` is an OpenImages V4 metadata file of ``n`` rows, ``percent`` of
+them faulty, kinds drawn by a seeded RNG (``?exclude=a,b`` leaves kinds out); :func:`plan` returns the same
+items with the status each should end with. ``/faults/metadata/boxable.csv`` is an empty boxable list.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import functools
+import gzip
+import hashlib
+import io
+import random
+import socket
+import struct
+import time
+import zlib
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from include.sample_source.media import skimage_photos
+from include.sample_source.server import Request, Response, SampleSource
+
+NAME = "faults"
+PREFIX = "/faults"
+TILE = (80, 60)  # every picture is this small: the suite measures the pipeline, not the codec
+STALL_SECONDS = 3.0  # longer than any read timeout the suite uses
+DRIP_INTERVAL = 0.1  # shorter than any read timeout: only a total deadline ends a drip
+DRIP_SECONDS = 60.0
+HUGE_BODY_CAP = 512 << 20
+CLOSED_PORT = 1  # nothing listens there: a followed private redirect fails fast instead of reaching a service
+OPENIMAGES_COLUMNS = ["ImageID", "Subset", "OriginalURL", "OriginalLandingURL", "License", "AuthorProfileURL",
+                      "Author", "Title", "OriginalSize", "OriginalMD5", "Thumbnail300KURL", "Rotation"]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A way a URL can behave, and the status the OpenImages download must end with once it stops changing."""
+
+    name: str
+    expect: str
+    weight: int = 2
+    transient: bool = False  # drawn as "fail the first n requests" as often as "always fail"
+
+
+KINDS = {k.name: k for k in [
+    Kind("ok", "ok"),
+    Kind("http500", "failed_download", 4, transient=True),
+    Kind("http503", "failed_download", 4, transient=True),  # with Retry-After
+    Kind("http429", "failed_download", 4, transient=True),  # with Retry-After
+    Kind("reset", "failed_download", 4, transient=True),  # TCP RST instead of a response
+    Kind("stall", "failed_download", 3, transient=True),  # half the body, then silence
+    Kind("truncate", "failed_download", 4, transient=True),  # announces more than it sends
+    Kind("stall_headers", "failed_download", 1),  # silence before the status line
+    Kind("drip", "failed_download", 1),  # one byte every DRIP_INTERVAL: no read ever times out
+    Kind("short_length", "failed_checksum"),  # Content-Length below the body: a prefix arrives
+    Kind("wrong_type", "ok"),  # a JPEG served as text/html
+    Kind("html_body", "failed_decode"),  # an HTML page served as image/jpeg (MD5 announced for it)
+    Kind("redirect_chain", "ok"),  # three hops, then the picture
+    Kind("slow", "ok", 0),  # the picture after n milliseconds (never drawn: kill tests use it to last)
+    Kind("redirect_loop", "failed_download"),
+    Kind("redirect_private", "refused"),  # to loopback (failed_download when private networks are allowed)
+    Kind("huge_length", "failed_download"),  # Content-Length of a terabyte
+    Kind("huge_body", "failed_download"),  # no length, zeros until the client hangs up
+    Kind("gzip_bomb", "failed_download"),  # Content-Encoding gzip inflating to 64 MB
+    Kind("gzip_ok", "ok"),  # the picture gzip-encoded in transit
+    Kind("pixel_bomb", "failed_decode"),  # 900 Mpx 1-bit PNG, ~100 KB
+    Kind("mid_bomb", "failed_decode"),  # 132 Mpx: above our limit, below Pillow's own
+    Kind("jpeg_bomb", "failed_decode"),  # a JPEG whose header claims 60000x60000
+    Kind("not_image", "failed_decode"),  # random bytes
+    *[Kind(f"mode_{m}", "ok", 1) for m in (
+        "png16_gray", "png16_rgb", "cmyk", "palette", "palette_alpha", "la", "rgba", "gray", "bilevel",
+        "progressive", "exif_rotated", "gif", "webp", "wide")],
+]}
+TRANSIENT_FAILS = (1, 2, 4)
+REDIRECT_HOPS = 3
+
+
+@dataclass(frozen=True)
+class Item:
+    image_id: str
+    kind: str
+    n: int | None  # failing requests for a transient kind (None: permanent), hops for redirect_chain
+    url: str
+    md5: str  # base64 MD5 the metadata announces
+    size: int
+    expect: str  # the status once every transient fault has passed
+
+    @property
+    def fault(self) -> bool:
+        return self.kind != "ok"
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+
+# -- pictures ---------------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=8)
+def _photo(name: str):
+    from PIL import Image
+
+    im = Image.open(skimage_photos()[name])
+    im.load()
+    return im.convert("RGB")
+
+
+def base_picture(name: str):
+    """The RGB tile ``name`` seeds: a crop of one of three photos at a seeded offset."""
+    digest = hashlib.md5(name.encode()).digest()
+    photo = _photo(("astronaut", "coffee", "chelsea")[digest[0] % 3])
+    x = int.from_bytes(digest[1:3], "big") % (photo.width - TILE[0])
+    y = int.from_bytes(digest[3:5], "big") % (photo.height - TILE[1])
+    return photo.crop((x, y, x + TILE[0], y + TILE[1]))
+
+
+def _on_white(rgb, alpha):
+    from PIL import Image
+
+    white = Image.new("RGB", rgb.size, (255, 255, 255))
+    white.paste(rgb, mask=alpha)
+    return white
+
+
+def _png_16bit(pixels, color_type: int) -> bytes:
+    """A 16-bit PNG written by hand (Pillow writes 16-bit grey only): ``pixels`` uint8 HxW or HxWx3."""
+    import numpy as np
+
+    wide = (pixels.astype(">u2") * 257)
+    rows = wide.reshape(wide.shape[0], -1)
+    raw = b"".join(b"\x00" + row.tobytes() for row in rows)
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    ihdr = struct.pack(">IIBBBBB", pixels.shape[1], pixels.shape[0], 16, color_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def _encode(im, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+@functools.lru_cache(maxsize=16384)
+def picture(variant: str, name: str):
+    """(bytes served, content type, RGB picture the pipeline should store) for an image variant."""
+    import numpy as np
+    from PIL import Image
+
+    base = base_picture(name)
+    gray = base.convert("L")
+    alpha = Image.linear_gradient("L").resize(base.size)
+    if variant == "png16_gray":
+        return _png_16bit(np.asarray(gray), 0), "image/png", gray.convert("RGB")
+    if variant == "png16_rgb":
+        return _png_16bit(np.asarray(base), 2), "image/png", base
+    if variant == "cmyk":
+        cmyk = base.convert("CMYK")
+        return _encode(cmyk, "JPEG", quality=95), "image/jpeg", cmyk.convert("RGB")
+    if variant in ("palette", "palette_alpha", "gif"):
+        pal = base.quantize(64)
+        if variant == "gif":
+            return _encode(pal, "GIF"), "image/gif", pal.convert("RGB")
+        if variant == "palette":
+            return _encode(pal, "PNG"), "image/png", pal.convert("RGB")
+        pal.info["transparency"] = 0  # palette index 0 is see-through
+        rgba = pal.convert("RGBA")
+        return _encode(pal, "PNG", transparency=0), "image/png", _on_white(rgba.convert("RGB"), rgba.getchannel("A"))
+    if variant == "la":
+        la = Image.merge("LA", (gray, alpha))
+        return _encode(la, "PNG"), "image/png", _on_white(gray.convert("RGB"), alpha)
+    if variant == "rgba":
+        rgba = base.copy()
+        rgba.putalpha(alpha)
+        return _encode(rgba, "PNG"), "image/png", _on_white(base, alpha)
+    if variant == "gray":
+        return _encode(gray, "JPEG", quality=95), "image/jpeg", gray.convert("RGB")
+    if variant == "bilevel":
+        bw = gray.convert("1", dither=Image.Dither.NONE)
+        return _encode(bw, "PNG"), "image/png", bw.convert("RGB")
+    if variant == "progressive":
+        return _encode(base, "JPEG", quality=95, progressive=True), "image/jpeg", base
+    if variant == "exif_rotated":
+        exif = Image.Exif()
+        exif[0x0112] = 6  # shown rotated 90 degrees clockwise: stored turned the other way
+        stored = base.transpose(Image.Transpose.ROTATE_90)
+        return _encode(stored, "JPEG", quality=95, exif=exif), "image/jpeg", base
+    if variant == "webp":
+        return _encode(base, "WEBP", quality=95), "image/webp", base
+    if variant == "wide":
+        wide = base.resize((4000, 3))
+        return _encode(wide, "PNG"), "image/png", wide
+    return _encode(base, "JPEG", quality=95), "image/jpeg", base
+
+
+@functools.lru_cache(maxsize=4)
+def _png_1bit(width: int, height: int) -> bytes:
+    row = b"\x00" * (1 + (width + 7) // 8)
+    comp = zlib.compressobj(9)
+    idat = b"".join(comp.compress(row) for _ in range(height)) + comp.flush()
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+@functools.lru_cache(maxsize=4)
+def _jpeg_claiming(width: int, height: int) -> bytes:
+    """A real small JPEG whose frame header is rewritten to claim ``width`` x ``height``."""
+    data = bytearray(picture("jpeg", "jpeg-bomb")[0])
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+@functools.lru_cache(maxsize=None)
+def payload(kind: str, name: str) -> tuple[bytes, str]:
+    """The body a successful request for ``kind``/``name`` gets, and its content type."""
+    if kind.startswith("mode_"):
+        data, ctype, _ = picture(kind[5:], name)
+        return data, ctype
+    if kind == "html_body":
+        return f"<html><body>{name} moved, sorry</body></html>\n".encode() * 8, "image/jpeg"
+    if kind == "pixel_bomb":
+        return _png_1bit(30000, 30000), "image/png"
+    if kind == "mid_bomb":
+        return _png_1bit(12000, 11000), "image/png"
+    if kind == "jpeg_bomb":
+        return _jpeg_claiming(60000, 60000), "image/jpeg"
+    if kind == "not_image":
+        return random.Random(name).randbytes(3000), "image/jpeg"
+    data, ctype, _ = picture("jpeg", name)
+    return data, ("text/html" if kind == "wrong_type" else ctype)
+
+
+def reference(kind: str, name: str):
+    """The RGB picture an ``ok`` item must hold (before the pipeline's own JPEG loss)."""
+    return picture(kind[5:] if kind.startswith("mode_") else "jpeg", name)[2]
+
+
+@functools.lru_cache(maxsize=1)
+def _gzip_bomb() -> bytes:
+    return gzip.compress(b"\x00" * (64 << 20), compresslevel=9, mtime=0)
+
+
+# -- the plan ---------------------------------------------------------------------------------------------------
+def image_id(seed: int, index: int) -> str:
+    return hashlib.md5(f"faults-{seed}-{index}".encode()).hexdigest()[:16]
+
+
+def plan(base_url: str, n: int, percent: int, seed: int, exclude: tuple[str, ...] = (),
+         private_allowed: bool = False) -> list[Item]:
+    """``n`` items, ``percent`` % faulty, drawn by ``seed``; the same every call."""
+    unknown = set(exclude) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown fault kinds {sorted(unknown)}")
+    faults = [k for k in KINDS.values() if k.name != "ok" and k.name not in exclude]
+    rng = random.Random(f"faults-{seed}")
+    items = []
+    for index in range(n):
+        kind = KINDS["ok"]
+        if rng.random() * 100 < percent:
+            kind = rng.choices(faults, weights=[k.weight for k in faults])[0]
+        count: int | None = None
+        if kind.transient and rng.random() < 0.5:
+            count = rng.choice(TRANSIENT_FAILS)
+        if kind.name == "redirect_chain":
+            count = REDIRECT_HOPS
+        key = image_id(seed, index)
+        ext = "png" if kind.name.startswith("mode_") else "jpg"
+        url = f"{base_url}{PREFIX}/{kind.name}/{'p' if count is None else count}/{key}.{ext}"
+        data, _ = payload(kind.name, f"{key}.{ext}")
+        expect = "ok" if count is not None and kind.transient else kind.expect
+        if kind.name == "redirect_private" and private_allowed:
+            expect = "failed_download"
+        items.append(Item(key, kind.name, count, url, base64.b64encode(hashlib.md5(data).digest()).decode(),
+                          len(data), expect))
+    return items
+
+
+def metadata_csv(items: list[Item]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=OPENIMAGES_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for item in items:
+        writer.writerow({
+            "ImageID": item.image_id, "Subset": "train", "OriginalURL": item.url,
+            "OriginalLandingURL": f"https://www.flickr.com/photos/faults/{item.image_id}",
+            "License": "https://creativecommons.org/licenses/by/2.0/", "AuthorProfileURL": "",
+            "Author": "visionflow faults", "Title": item.kind, "OriginalSize": str(item.size),
+            "OriginalMD5": item.md5, "Thumbnail300KURL": "", "Rotation": "",
+        })
+    return out.getvalue()
+
+
+# -- the server side --------------------------------------------------------------------------------------------
+def _head(h, status: int, headers: dict[str, str]) -> None:
+    h.send_response(status)
+    for name, value in headers.items():
+        h.send_header(name, value)
+    h.end_headers()
+
+
+def _reset(h) -> None:
+    # Linger 0: closing sends RST, not FIN (the socket closes for real once the handler lets go of it).
+    h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def _stall(data: bytes, ctype: str):
+    def write(h) -> None:
+        _head(h, 200, {"Content-Type": ctype, "Content-Length": str(len(data))})
+        h.wfile.write(data[: len(data) // 2])
+        time.sleep(STALL_SECONDS)
+    return write
+
+
+def _stall_headers(h) -> None:
+    time.sleep(STALL_SECONDS)
+
+
+def _drip(data: bytes, ctype: str):
+    def write(h) -> None:
+        _head(h, 200, {"Content-Type": ctype, "Content-Length": str(len(data))})
+        until = time.monotonic() + DRIP_SECONDS
+        for i in range(len(data)):
+            if time.monotonic() > until:
+                return
+            h.wfile.write(data[i:i + 1])
+            time.sleep(DRIP_INTERVAL)
+    return write
+
+
+def _huge_body(h) -> None:
+    _head(h, 200, {"Content-Type": "image/jpeg", "Connection": "close"})  # no length: read until close
+    block = b"\x00" * (64 << 10)
+    for _ in range(HUGE_BODY_CAP // len(block)):
+        h.wfile.write(block)
+
+
+def _huge_length(data: bytes):
+    def write(h) -> None:
+        _head(h, 200, {"Content-Type": "image/jpeg", "Content-Length": str(10 ** 12), "Connection": "close"})
+        h.wfile.write(data)
+    return write
+
+
+def _short_length(data: bytes, ctype: str):
+    def write(h) -> None:
+        _head(h, 200, {"Content-Type": ctype, "Content-Length": str(len(data) - 100), "Connection": "close"})
+        h.wfile.write(data)
+    return write
+
+
+class _Handler:
+    def __init__(self, source: SampleSource):
+        self.source = source
+
+    def _hit(self, path: str) -> int:
+        with self.source.lock:
+            return self.source.hits[path]  # the server counted this request before dispatching it
+
+    def __call__(self, req: Request) -> Response:
+        parts = req.path.strip("/").split("/")
+        if parts[0] == "metadata" and len(parts) == 2:
+            return self._metadata(parts[1], req)
+        if len(parts) != 3 or parts[0] not in KINDS:
+            return Response(404, b"no such fault", content_type="text/plain")
+        kind, n, name = parts
+        if not (n == "p" or n.isdigit()):
+            return Response(404, b"fault count must be p or a number", content_type="text/plain")
+        if kind == "redirect_chain":
+            hops = int(n) if n.isdigit() else 0
+            if hops:
+                return Response(302, headers={"Location": f"{PREFIX}/{kind}/{hops - 1}/{name}"})
+            kind = "ok"
+        if kind == "slow":
+            time.sleep(int(n) / 1000 if n.isdigit() else 0)
+            kind = "ok"
+        failing = n == "p" or self._hit(f"{PREFIX}{req.path}") <= int(n)
+        data, ctype = payload(kind, name)
+        if failing:
+            fault = self._fault(kind, data, ctype, req)
+            if fault is not None:
+                return fault
+        if kind == "gzip_ok":
+            return Response(body=gzip.compress(data, mtime=0), content_type=ctype,
+                            headers={"Content-Encoding": "gzip"})
+        return Response(body=data, content_type=ctype)
+
+    def _fault(self, kind: str, data: bytes, ctype: str, req: Request) -> Response | None:
+        text = "text/plain"
+        simple = {
+            "http500": Response(500, b"internal error", content_type=text),
+            "http503": Response(503, b"busy", headers={"Retry-After": "1"}, content_type=text),
+            "http429": Response(429, b"slow down", headers={"Retry-After": "1"}, content_type=text),
+            "truncate": Response(body=data[: len(data) // 3], declared_length=len(data), content_type=ctype),
+            "redirect_loop": Response(302, headers={"Location": f"{PREFIX}{req.path}"}),
+            "redirect_private": Response(302, headers={"Location": f"http://127.0.0.1:{CLOSED_PORT}/latest/meta-data/"}),
+            "gzip_bomb": Response(body=_gzip_bomb(), content_type=ctype, headers={"Content-Encoding": "gzip"}),
+        }
+        if kind in simple:
+            return simple[kind]
+        raw = {
+            "reset": lambda: _reset,
+            "stall": lambda: _stall(data, ctype),
+            "stall_headers": lambda: _stall_headers,
+            "drip": lambda: _drip(data, ctype),
+            "huge_body": lambda: _huge_body,
+            "huge_length": lambda: _huge_length(data),
+            "short_length": lambda: _short_length(data, ctype),
+        }.get(kind)
+        return Response(raw=raw()) if raw else None
+
+    def _metadata(self, name: str, req: Request) -> Response:
+        if name == "boxable.csv":
+            return Response(body=(",".join(OPENIMAGES_COLUMNS) + "\n").encode(), content_type="text/csv")
+        try:
+            n, percent, seed = (int(x) for x in name.removesuffix(".csv").split("-"))
+            exclude = tuple(x for x in req.arg("exclude").split(",") if x)
+            items = plan(self.source.base_url, n, percent, seed, exclude)
+        except ValueError as err:
+            return Response(404, f"bad metadata name {name}: {err}".encode(), content_type="text/plain")
+        return Response(body=metadata_csv(items).encode(), content_type="text/csv")
+
+
+def metadata_url(base_url: str, n: int, percent: int, seed: int, exclude: tuple[str, ...] = ()) -> str:
+    query = f"?exclude={','.join(exclude)}" if exclude else ""
+    return f"{base_url}{PREFIX}/metadata/{n}-{percent}-{seed}.csv{query}"
+
+
+def mount(source: SampleSource) -> dict[str, str]:
+    source.mount(PREFIX, _Handler(source))
+    return {"faults_base_url": f"{source.base_url}{PREFIX}",
+            "faults_boxable_url": f"{source.base_url}{PREFIX}/metadata/boxable.csv"}
