@@ -32,7 +32,7 @@ from include.sample_source.server import Request, Response, SampleSource
 NAME = "faults"
 PREFIX = "/faults"
 TILE = (80, 60)  # every picture is this small: the suite measures the pipeline, not the codec
-STALL_SECONDS = 3.0  # longer than any read timeout the suite uses
+STALL_SECONDS = 6.0  # longer than any read timeout the suite uses
 DRIP_INTERVAL = 0.1  # shorter than any read timeout: only a total deadline ends a drip
 DRIP_SECONDS = 60.0
 HUGE_BODY_CAP = 512 << 20
@@ -97,6 +97,11 @@ class Item:
     @property
     def fault(self) -> bool:
         return self.kind != "ok"
+
+    @property
+    def transient(self) -> bool:
+        """Fails its first ``n`` requests only: recoverable by retries or a later run."""
+        return self.n is not None and KINDS[self.kind].transient
 
     @property
     def path(self) -> str:
@@ -278,16 +283,19 @@ def plan(base_url: str, n: int, percent: int, seed: int, exclude: tuple[str, ...
             count = rng.choice(TRANSIENT_FAILS)
         if kind.name == "redirect_chain":
             count = REDIRECT_HOPS
-        key = image_id(seed, index)
-        ext = "png" if kind.name.startswith("mode_") else "jpg"
-        url = f"{base_url}{PREFIX}/{kind.name}/{'p' if count is None else count}/{key}.{ext}"
-        data, _ = payload(kind.name, f"{key}.{ext}")
-        expect = "ok" if count is not None and kind.transient else kind.expect
-        if kind.name == "redirect_private" and private_allowed:
-            expect = "failed_download"
-        items.append(Item(key, kind.name, count, url, base64.b64encode(hashlib.md5(data).digest()).decode(),
-                          len(data), expect))
+        items.append(make_item(base_url, kind.name, count, image_id(seed, index), private_allowed))
     return items
+
+
+def make_item(base_url: str, kind: str, n: int | None, key: str, private_allowed: bool = False) -> Item:
+    """The item ``key`` served as ``kind`` (``n`` as in the module doc; None: permanent)."""
+    ext = "png" if kind.startswith("mode_") else "jpg"
+    url = f"{base_url}{PREFIX}/{kind}/{'p' if n is None else n}/{key}.{ext}"
+    data, _ = payload("ok" if kind == "slow" else kind, f"{key}.{ext}")
+    expect = "ok" if n is not None and KINDS[kind].transient else KINDS[kind].expect
+    if kind == "redirect_private" and private_allowed:
+        expect = "failed_download"
+    return Item(key, kind, n, url, base64.b64encode(hashlib.md5(data).digest()).decode(), len(data), expect)
 
 
 def metadata_csv(items: list[Item]) -> str:
@@ -395,7 +403,8 @@ class _Handler:
             if fault is not None:
                 return fault
         if kind == "gzip_ok":
-            return Response(body=gzip.compress(data, mtime=0), content_type=ctype,
+            # Level 0 (stored): the encoded body is longer than the picture, as gzip of JPEG often is.
+            return Response(body=gzip.compress(data, compresslevel=0, mtime=0), content_type=ctype,
                             headers={"Content-Encoding": "gzip"})
         return Response(body=data, content_type=ctype)
 

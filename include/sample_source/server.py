@@ -118,6 +118,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops connections when many download threads connect at once.
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):
         # Clients that hang up mid-response (timeouts, truncation tests) are normal here.

@@ -1,0 +1,81 @@
+"""The reliability suite's shared pieces: the figures each test records, and REPORT.md written from them.
+
+The report is rewritten only when every test of this folder ran in the session, so a single test run on its
+own never replaces the full report with a partial one.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPORT = HERE / "REPORT.md"
+
+
+class Figures:
+    """Sections of the report, filled by the tests: title -> markdown lines."""
+
+    def __init__(self):
+        self.sections: dict[str, list[str]] = {}
+        self.outcomes: dict[str, str] = {}
+        self.durations: dict[str, float] = {}
+        self.expected: set[str] = set()
+        self.started = time.monotonic()
+
+    def add(self, title: str, lines: list[str]) -> None:
+        self.sections.setdefault(title, []).extend(lines)
+
+    def markdown(self) -> str:
+        held = sum(o == "passed" for o in self.outcomes.values())
+        out = [
+            "# Reliability report",
+            "",
+            "Written by `tests/reliability` itself (`make test` runs it); do not edit by hand. Every figure below",
+            "comes from the run that wrote this file.",
+            "",
+            f"- written: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node() or 'a host'}"
+            f" ({platform.python_implementation()} {platform.python_version()})",
+            f"- checks: {len(self.outcomes)}, held: {held}, did not hold: {len(self.outcomes) - held}",
+            f"- suite wall time: {time.monotonic() - self.started:.0f} s",
+            "",
+            "| check | outcome | seconds |",
+            "|---|---|---|",
+        ]
+        for name, outcome in self.outcomes.items():
+            out.append(f"| `{name}` | {'held' if outcome == 'passed' else outcome.upper()} | "
+                       f"{self.durations.get(name, 0):.1f} |")
+        for title, lines in self.sections.items():
+            out += ["", f"## {title}", "", *lines]
+        return "\n".join(out) + "\n"
+
+
+_FIGURES = Figures()
+
+
+@pytest.fixture(scope="session")
+def figures() -> Figures:
+    return _FIGURES
+
+
+def pytest_collection_modifyitems(session, config, items):
+    _FIGURES.expected = {i.name for i in items if Path(str(i.fspath)).parent == HERE}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if Path(str(item.fspath)).parent != HERE:
+        return
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        _FIGURES.outcomes[item.name] = report.outcome
+        _FIGURES.durations[item.name] = report.duration
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _FIGURES.expected and set(_FIGURES.outcomes) >= _FIGURES.expected:
+        REPORT.write_text(_FIGURES.markdown())
