@@ -29,7 +29,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param
 
-from visionflow_airflow.common import dag_kwargs
+from visionflow_airflow.common import dag_kwargs, fail_run_when_a_step_failed
 from visionflow_airflow.operators.video import (
     ExtractKineticsRawframesOperator,
     FetchKineticsAnnotationsOperator,
@@ -101,3 +101,4 @@ with DAG(
     report = ReportKineticsOperator(task_id="download_report", shards=plan.output, seed="{{ params.seed }}",
                                     trigger_rule="all_done", **common)
     annotations >> plan >> clips >> [dense, rawframes] >> lists >> report
+    fail_run_when_a_step_failed(dag)

@@ -49,7 +49,8 @@ with DAG(
     },
     **dag_kwargs(__doc__, ["video", "frames"]),
 ) as dag:
-    folders = {"video_dir": "{{ params.video_dir }}", "frames_dir": "{{ params.frames_dir }}"}
+    # the frames folder is where this family writes: its output root
+    folders = {"video_dir": "{{ params.video_dir }}", "output_root": "{{ params.frames_dir }}"}
     plan = PlanVideoFramesOperator(task_id="plan", **folders)
     extract = ExtractVideoFramesOperator.partial(
         task_id="extract", fps="{{ params.fps }}", short_side="{{ params.short_side }}",
@@ -57,5 +58,5 @@ with DAG(
     ).expand(shard=plan.output)
     # none_failed: a folder without videos maps to nothing, and still gets its (empty) list.
     filelist = WriteVideoFramesListOperator(task_id="filelist", shards=plan.output, trigger_rule="none_failed",
-                                            frames_dir="{{ params.frames_dir }}", filelist="{{ params.filelist }}")
+                                            output_root="{{ params.frames_dir }}", filelist="{{ params.filelist }}")
     plan >> extract >> filelist

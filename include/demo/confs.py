@@ -90,7 +90,7 @@ DEMO_RUNS: dict[str, DemoRun] = {
     "flickr_cc_subsets": DemoRun("Flickr-CC subsets", _flickr_subsets, "flickr_cc/lists",
                                  after="flickr_cc_crawl"),
     "flickr_cc_download": DemoRun("Flickr-CC download", _flickr_download, "flickr_cc/images",
-                                  Counts("flickr_cc/_work/download/flickr-5e-05M/summary.json"),
+                                  Counts("flickr_cc/_work/flickr_download/flickr-5e-05M/summary.json"),
                                   after="flickr_cc_subsets"),
     "kinetics": DemoRun("Kinetics-400 (clips)", _kinetics, "kinetics400",
                         Counts("kinetics400/summary.json", "splits.*.clips")),

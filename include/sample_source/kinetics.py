@@ -64,7 +64,7 @@ EXPECTED = {
         "massaging_person's_head/portrait001_000000_000002": "ok",
         "abseiling/rotated0001_000001_000003": "ok",
         "abseiling/missing0001_000000_000010": "failed_download",
-        "abseiling/bikes000001_000007_000005": "refused",
+        "abseiling/bikes000001_000007_000005": "bad_row",
     },
     "val": {
         "abseiling/bikes000001_000005_000007": "ok",

@@ -1,5 +1,14 @@
-"""Batch-level failures. Item failures are values (manifest rows), never these."""
+"""The two kinds of failure.
+
+* ``ItemError`` and its subclasses: one item failed (a dead link, a wrong checksum, an undecodable video,
+  a hostile id). The shard runner turns them into manifest rows; they never fail a task.
+* Everything else: ``BadInputError`` (an unusable param or input file: fails the task at once, no retry),
+  ``StorageError`` and any unexpected exception (fail the task so Airflow retries it; items already written
+  are kept and skipped on the retry).
+"""
 from __future__ import annotations
+
+from include.visionflow.manifest import Status
 
 
 class VisionflowError(Exception):
@@ -14,27 +23,51 @@ class StorageError(VisionflowError):
     """An output root cannot be read or written."""
 
 
-class FetchError(VisionflowError):
-    """A single fetch failed; carries a reason code for the manifest."""
+class ItemError(VisionflowError):
+    """One item failed: ``status`` and a short ``reason`` code go to its manifest row, ``detail`` is for humans."""
 
-    def __init__(self, reason: str, detail: str = "", status_code: int | None = None):
+    status: Status = Status.FAILED_DECODE
+
+    def __init__(self, reason: str, detail: str = ""):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+
+class FetchError(ItemError):
+    """A single fetch failed (HTTP status, timeout, reset, too large)."""
+
+    status = Status.FAILED_DOWNLOAD
+
+    def __init__(self, reason: str, detail: str = "", status_code: int | None = None):
+        super().__init__(reason, detail)
         self.status_code = status_code
 
 
 class RefusedURL(FetchError):
     """The address guard refused a URL (scheme or address policy)."""
 
+    status = Status.REFUSED
+
     def __init__(self, detail: str):
         super().__init__("refused_address", detail)
 
 
-class DecodeError(VisionflowError):
+class DecodeError(ItemError):
     """Media bytes could not be decoded, or exceeded a safety limit."""
 
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
+    status = Status.FAILED_DECODE
+
+
+class ChecksumError(ItemError):
+    """The bytes fetched do not match the checksum the input promised."""
+
+    status = Status.FAILED_CHECKSUM
+
+
+class BadRowError(ItemError, BadInputError):
+    """A value read from input (an id, a label, a file name) cannot be used, e.g. it would name a path
+    outside the output root. Inside a shard it is a counted ``bad_row``; raised for a param or a whole
+    file it is a ``BadInputError`` like any other."""
+
+    status = Status.BAD_ROW

@@ -12,7 +12,10 @@ import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-from include.visionflow.storage import Storage
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # storage imports errors, which imports Status from here
+    from include.visionflow.storage import Storage
 
 
 class Status(str, enum.Enum):
@@ -21,6 +24,7 @@ class Status(str, enum.Enum):
     FAILED_CHECKSUM = "failed_checksum"
     FAILED_DECODE = "failed_decode"
     REFUSED = "refused"
+    BAD_ROW = "bad_row"  # a value in the input row is unusable (hostile id, unsafe name): fix the input
 
 
 @dataclass(frozen=True)
@@ -36,13 +40,17 @@ class ItemResult:
     width: int | None = None
     height: int | None = None
     reused: bool = False  # output was already there and verified: nothing fetched
+    frames: int | None = None  # frames written, for video items
+    duration: float | None = None  # seconds of media, for video items
+    seconds: float = 0.0  # wall time spent on the item (0 when reused)
 
     @classmethod
     def failed(cls, key: str, status: Status, reason: str, detail: str = "") -> "ItemResult":
         return cls(key=key, status=status, reason=reason, detail=detail[:500])
 
 
-MANIFEST_SCHEMA_FIELDS = ("key", "status", "reason", "detail", "output", "bytes", "width", "height", "reused")
+MANIFEST_SCHEMA_FIELDS = ("key", "status", "reason", "detail", "output", "bytes", "width", "height", "reused",
+                          "frames", "duration", "seconds")
 
 
 @dataclass
@@ -98,6 +106,9 @@ def write_manifest(storage: Storage, rel: str, results: list[ItemResult]) -> Non
             ("width", pa.int32()),
             ("height", pa.int32()),
             ("reused", pa.bool_()),
+            ("frames", pa.int64()),
+            ("duration", pa.float64()),
+            ("seconds", pa.float64()),
         ]
     )
     buf = io.BytesIO()
@@ -110,6 +121,7 @@ def read_manifest(storage: Storage, rel: str) -> list[ItemResult]:
 
     table = pq.read_table(io.BytesIO(storage.read_bytes(rel)))
     rows = table.to_pylist()
+    # manifests written before a column existed read with that column's default
     return [ItemResult(**{**row, "status": Status(row["status"])}) for row in rows]
 
 

@@ -1,7 +1,21 @@
-"""Streaming input lists cut into Parquet shards, and the shard runner.
+"""Streaming input lists cut into Parquet shards, and the one shard runner every family goes through.
 
 Input lists can be many GB: rows are read one at a time and written out ``rows_per_shard`` at a time, so
 memory stays flat. Each shard becomes one mapped Airflow task; XCom carries only ``ShardSpec`` dicts.
+
+Layout and "done", the same for every family (under the output root)::
+
+    _work/<family>/<run or list>/[<split>/]shards/shard-NNNNN.parquet          the rows of one shard
+    _work/<family>/<run or list>/[<split>/][<stage>/]manifests/shard-NNNNN.manifest.parquet
+                                                                              one status row per item
+    _work/<family>/<run or list>/[<split>/][<stage>/]manifests/shard-NNNNN.stats.json
+                                                                              written last: the shard is done
+
+* A shard (or a stage of it) is done when its stats file exists; ``process_shard`` then returns the stored
+  stats and runs nothing.
+* An item is done when its output exists: outputs appear only by atomic rename (``Storage.write_bytes``,
+  ``put_file``), so existence means complete. A multi-file output (a folder of frames) is published with a
+  ``.done`` marker written last (``video/publish.py``); a Flickr crawl day likewise ends with ``meta/<day>/done``.
 """
 from __future__ import annotations
 
@@ -10,21 +24,17 @@ import gzip
 import io
 import logging
 import math
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
-from include.visionflow.errors import BadInputError
-from include.visionflow.manifest import (
-    ItemResult,
-    ShardStats,
-    Status,
-    write_manifest,
-    write_stats,
-)
+from include.visionflow.errors import BadInputError, ItemError
+from include.visionflow.manifest import ItemResult, ShardStats, read_stats, write_manifest, write_stats
 from include.visionflow.memory import keep_freed_buffers
+from include.visionflow.progress import Progress
 from include.visionflow.storage import Storage
 
 
@@ -33,6 +43,8 @@ log = logging.getLogger(__name__)
 # Airflow refuses to map over more than 1024 items ([core] max_map_length); stay well below.
 MAX_SHARDS = 500
 T = TypeVar("T")
+R = TypeVar("R")
+PROGRESS_EVERY = 20.0  # seconds between progress lines in a task log
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,16 @@ class ShardSpec:
     def from_xcom(cls, data: dict) -> "ShardSpec":
         return cls(**data)
 
+    def for_stage(self, stage: str) -> "ShardSpec":
+        """The same rows with the manifest and stats of one stage (``<work>/<stage>/manifests/...``)."""
+        if not stage:
+            return self
+        return replace(self, rel=self.rel.replace("/shards/", f"/{stage}/shards/"))
+
+    def describe(self, name: str = "") -> str:
+        label = "/".join(p for p in (name, self.label) if p)
+        return f"shard {self.shard_id}" + (f" ({label})" if label else "")
+
     @property
     def manifest_rel(self) -> str:
         return self.rel.replace("/shards/", "/manifests/").replace(".parquet", ".manifest.parquet")
@@ -58,6 +80,14 @@ class ShardSpec:
     @property
     def stats_rel(self) -> str:
         return self.rel.replace("/shards/", "/manifests/").replace(".parquet", ".stats.json")
+
+
+def work_rel(family: str, key: str) -> str:
+    """Where a family keeps a run's shards and manifests: ``_work/<family>/<key>`` under the output root.
+
+    ``key`` is a run id (a fresh plan per run) or a stable name (Flickr's subset: reruns find the same shards);
+    it is reduced to storage-safe characters here, since run ids carry ``:`` and ``+``."""
+    return f"_work/{family}/" + re.sub(r"[^A-Za-z0-9_.-]+", "_", key)
 
 
 def rows_per_shard(total: int, minimum: int = 1000, max_shards: int = MAX_SHARDS) -> int:
@@ -129,29 +159,61 @@ def read_shard(storage: Storage, spec: ShardSpec) -> list[dict]:
     return pq.read_table(io.BytesIO(storage.read_bytes(spec.rel))).to_pylist()
 
 
-def run_items(items: list[T], work: Callable[[T], ItemResult], key: Callable[[T], str], threads: int) -> list[ItemResult]:
-    """Run ``work`` over items in a thread pool; an unexpected exception becomes a failed row, not a crash."""
+def process_shard(storage: Storage, spec: ShardSpec, item_fn: Callable[[dict], ItemResult], *, key: str = "key",
+                  threads: int = 1, stage: str = "", progress_every: float = PROGRESS_EVERY,
+                  log_name: str = "") -> ShardStats:
+    """Run one shard's items: the one item loop every family goes through.
 
-    def guarded(item: T) -> ItemResult:
+    * A shard whose stats file exists is done (the stats are written last): its stats are returned, nothing runs.
+    * ``item_fn(row)`` returns an :class:`ItemResult`; an :class:`ItemError` it raises becomes that item's
+      failed row (status from the error class). Any other exception stops the shard and propagates, so the
+      task fails and Airflow retries it; outputs already written stay and are reused on the retry.
+    * Progress is logged every ``progress_every`` seconds and at the end.
+    * ``stage`` keeps a separate manifest and stats for another pass over the same rows (``spec.for_stage``).
+    """
+    target = spec.for_stage(stage)
+    if storage.exists(target.stats_rel):
+        stats = read_stats(storage, target.stats_rel)
+        log.info("%s: already done (%s), %s", target.describe(log_name), storage.uri(target.stats_rel), stats.counts)
+        return stats
+    rows = read_shard(storage, spec)
+    progress = Progress(target.describe(log_name), len(rows), progress_every)
+
+    def run_one(row: dict) -> ItemResult:
+        item_key = str(row.get(key, ""))
+        began = time.monotonic()
         try:
-            return work(item)
-        except Exception as err:  # noqa: BLE001 - one bad item must not take the shard down
-            log.exception("item %s failed unexpectedly", key(item))
-            return ItemResult.failed(key(item), Status.FAILED_DECODE, "unexpected_error", repr(err))
+            result = item_fn(row)
+        except ItemError as err:
+            result = ItemResult.failed(item_key, err.status, err.reason, err.detail)
+        if not result.reused:
+            result = replace(result, seconds=round(time.monotonic() - began, 3))
+        progress.add(result)
+        return result
 
-    if threads <= 1:
-        return [guarded(i) for i in items]
-    keep_freed_buffers()
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vf-item") as pool:
-        return list(pool.map(guarded, items))
-
-
-def finish_shard(storage: Storage, spec: ShardSpec, results: list[ItemResult], started: float) -> ShardStats:
-    """Manifest first, stats last: the stats file marks the shard done."""
-    if len(results) != spec.count:
-        raise AssertionError(f"shard {spec.shard_id}: {len(results)} results for {spec.count} items")
-    write_manifest(storage, spec.manifest_rel, results)
-    stats = ShardStats.from_results(spec.shard_id, results, time.monotonic() - started)
-    write_stats(storage, spec.stats_rel, stats)
-    log.info("shard %s done: %s", spec.shard_id, stats.counts)
+    if threads > 1:
+        keep_freed_buffers()
+    results = map_items(rows, run_one, threads)
+    progress.finish()
+    write_manifest(storage, target.manifest_rel, results)
+    stats = ShardStats.from_results(spec.shard_id, results, progress.elapsed)
+    write_stats(storage, target.stats_rel, stats)
+    log.info("%s: wrote %s (%s items: %s)", target.describe(log_name), storage.uri(target.manifest_rel),
+             stats.total, stats.counts)
     return stats
+
+
+def map_items(items: list[T], fn: Callable[[T], R], threads: int) -> list[R]:
+    """``fn`` over ``items`` in order, in a thread pool. The first exception cancels what has not started
+    and is re-raised once the running items end (their outputs are complete: writes are atomic)."""
+    if threads <= 1:
+        return [fn(item) for item in items]
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vf-item")
+    futures = [pool.submit(fn, item) for item in items]
+    try:
+        return [f.result() for f in futures]
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)

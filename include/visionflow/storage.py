@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator
 
@@ -29,6 +29,10 @@ class S3Options:
     secret_key: str | None = None
     region: str | None = None
     unsigned: bool = False
+    session_token: str | None = None
+    # A ready boto3 Session (e.g. from Airflow's Amazon provider, which handles role assumption and
+    # refreshes); when set, its credentials are used instead of the keys above.
+    session: object | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:  # keep credentials out of logs and tracebacks
         return f"S3Options(endpoint_url={self.endpoint_url!r}, region={self.region!r}, unsigned={self.unsigned})"
@@ -41,11 +45,15 @@ class S3Options:
         config = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
         if self.unsigned:
             config = config.merge(Config(signature_version=UNSIGNED))
+        if self.session is not None:
+            return self.session.client("s3", endpoint_url=self.endpoint_url,  # type: ignore[attr-defined]
+                                       region_name=self.region or None, config=config)
         return boto3.session.Session().client(
             "s3",
             endpoint_url=self.endpoint_url,
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
+            aws_session_token=self.session_token,
             region_name=self.region or "us-east-1",
             config=config,
         )

@@ -14,7 +14,7 @@ from include.sample_source import kinetics as sample
 from include.sample_source.server import SampleSource
 from include.visionflow.datasets import kinetics as k
 from include.visionflow.datasets import kinetics_lists as kl
-from include.visionflow.errors import BadInputError
+from include.visionflow.errors import BadInputError, FetchError
 from include.visionflow.formats.mmaction import parse_list
 from include.visionflow.manifest import read_manifest
 from include.visionflow.storage import open_storage
@@ -167,6 +167,11 @@ def test_rerun_skips_finished_clips(built):
     clip = root(storage) / "videos_val" / "abseiling" / "bikes000001_000005_000007.mp4"
     before = clip.stat().st_mtime_ns
     for spec in specs:
+        done = k.rawframes_shard(storage, spec, config)
+        assert k.rawframes_shard(storage, spec, config) == done  # a finished shard is not run again
+        # a shard whose task died before its stats were written: every finished item is reused
+        for stage in ("clips", "rawframes"):
+            root(storage).joinpath(k.stage_spec(spec, stage).stats_rel).unlink()
         k.clips_shard(storage, spec, config)
         stats = k.rawframes_shard(storage, spec, config)
         assert stats.reused == stats.ok
@@ -183,8 +188,9 @@ def test_local_dir_source(source, built, tmp_path):
     result = k.clip_item(row, out, config)
     assert result.status.value == "ok" and result.width == 272 and result.height == 640
     assert (tmp_path / "videos_val/tai_chi/portrait001_000001_000002.mp4").is_file()
-    missing = k.clip_item({**row, "youtube_id": "missing0001", "key": "tai_chi/m"}, out, config)
-    assert (missing.status.value, missing.reason) == ("failed_download", "missing_local_video")
+    with pytest.raises(FetchError) as missing:
+        k.clip_item({**row, "youtube_id": "missing0001", "key": "tai_chi/m"}, out, config)
+    assert (missing.value.status.value, missing.value.reason) == ("failed_download", "missing_local_video")
 
 
 def test_youtube_source_needs_yt_dlp_and_failures_are_rows(tmp_path):
@@ -194,8 +200,9 @@ def test_youtube_source_needs_yt_dlp_and_failures_are_rows(tmp_path):
         return
     config = k.KineticsConfig(source=VideoSource("youtube"))  # installed, but no route to YouTube
     row = k.plan_row({"label": "x", "youtube_id": "aaaaaaaaaaa", "time_start": "0", "time_end": "1"}, "val")
-    result = k.clip_item(row, open_storage(str(tmp_path)), config)
-    assert (result.status.value, result.reason) == ("failed_download", "youtube_unavailable")
+    with pytest.raises(FetchError) as failed:
+        k.clip_item(row, open_storage(str(tmp_path)), config)
+    assert (failed.value.status.value, failed.value.reason) == ("failed_download", "youtube_unavailable")
 
 
 def test_source_settings_are_checked(tmp_path):

@@ -37,6 +37,8 @@ def test_kinetics_on_s3(sample_source, tmp_path):
             f"rawframes_val/{key}/{DONE_MARKER}"} <= keys
     frames = parse_list(storage.read_text("kinetics400_val_list_rawframes.txt"), rawframes=True)
     assert [(e.path, e.frames, e.label) for e in frames] == [(key, 50, 0)]
+    assert k.rawframes_shard(storage, specs[0], config).reused == 0  # done: stored stats, nothing run
+    storage.delete(k.stage_spec(specs[0], "rawframes").stats_rel)  # as if the task died before its stats
     again = k.rawframes_shard(storage, specs[0], config)
     assert again.reused == 1
 
@@ -49,4 +51,6 @@ def test_video_frames_on_s3(sample_source, tmp_path):
     assert sum(vf.extract_shard(storage, s, videos, options).ok for s in specs) == 2
     assert vf.write_filelist(storage, specs).endswith("/filelist.txt")
     assert storage.read_text("filelist.txt") == "clip 20\nrotated 11\n"
+    for spec in specs:
+        storage.delete(spec.stats_rel)  # as if the task died before its stats: finished videos are reused
     assert sum(vf.extract_shard(storage, s, videos, options).reused for s in specs) == 2

@@ -21,11 +21,11 @@ def tree(tmp_path_factory):
 
 def test_discovery_keeps_equal_names_apart(tree):
     assert vf.discover(tree) == [
-        ("broken/corrupt.mp4", "broken/corrupt"),
-        ("k400/abseiling/clip.mp4", "k400/abseiling/clip"),
-        ("k400/air drumming/clip.mp4", "k400/air_drumming/clip"),
-        ("krishnacam/clip.mp4", "krishnacam/clip"),
-        ("krishnacam/rotated.mp4", "krishnacam/rotated"),
+        ("broken/corrupt.mp4", "broken/corrupt", ""),
+        ("k400/abseiling/clip.mp4", "k400/abseiling/clip", ""),
+        ("k400/air drumming/clip.mp4", "k400/air_drumming/clip", ""),
+        ("krishnacam/clip.mp4", "krishnacam/clip", ""),
+        ("krishnacam/rotated.mp4", "krishnacam/rotated", ""),
     ]
 
 
@@ -33,10 +33,23 @@ def test_discovery_disambiguates_clashing_names(tmp_path):
     for rel in ["a/x.mp4", "a/x.avi", "a.mp4", "a/b/c.mkv", "notes.txt", ".hidden.mp4"]:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"")
-    assert vf.discover(tmp_path) == [("a/b/c.mkv", "a/b/c"), ("a/x.avi", "a/x_avi"), ("a/x.mp4", "a/x_mp4"),
-                                     ("a.mp4", "a_mp4")]  # a.mp4's frames would otherwise sit in a/
+    assert vf.discover(tmp_path) == [("a/b/c.mkv", "a/b/c", ""), ("a/x.avi", "a/x_avi", ""),
+                                     ("a/x.mp4", "a/x_mp4", ""),
+                                     ("a.mp4", "a_mp4", "")]  # a.mp4's frames would otherwise sit in a/
     with pytest.raises(BadInputError):
         vf.discover(tmp_path / "missing")
+
+
+def test_a_file_name_that_cannot_be_a_folder_is_a_bad_row(tmp_path):
+    videos, out = tmp_path / "videos", tmp_path / "out"
+    (videos / "ok").mkdir(parents=True)
+    (videos / "ok" / "bad\x01name.mp4").write_bytes(b"")
+    storage = open_storage(str(out))
+    specs = vf.plan(storage, "_work/run", videos)
+    stats = vf.extract_shard(storage, specs[0], videos, vf.frame_options())
+    row = read_manifest(storage, specs[0].manifest_rel)[0]
+    assert stats.counts == {"bad_row": 1} and row.reason == "unsafe_video_path" and "name" in row.key
+    assert sorted(p.name for p in out.iterdir() if p.name != ".tmp") == ["_work"]  # no frames folder made
 
 
 def test_frames_list_and_rerun(tree, tmp_path):
@@ -52,7 +65,7 @@ def test_frames_list_and_rerun(tree, tmp_path):
                                                    "krishnacam/clip", "krishnacam/rotated"]
     for line in lines:
         folder, count = line.split()
-        src = next(s for s, key in vf.discover(tree) if key == folder)
+        src = next(s for s, key, _ in vf.discover(tree) if key == folder)
         assert abs(int(count) - probe(tree / src).duration * 10) <= 1  # duration x fps within one frame
         names = sorted(p.name for p in (tmp_path / folder).iterdir())
         assert names == [f"{i:05d}.jpg" for i in range(1, int(count) + 1)]
@@ -62,6 +75,9 @@ def test_frames_list_and_rerun(tree, tmp_path):
     assert Image.open(tmp_path / "k400/abseiling/clip/00001.jpg").size == (176, 144)  # never upscaled
     failed = [r for s in specs for r in read_manifest(storage, s.manifest_rel) if r.status.value != "ok"]
     assert [(r.key, r.status.value) for r in failed] == [("broken/corrupt", "failed_decode")]
+    assert [vf.extract_shard(storage, spec, tree, options) for spec in specs] == stats  # done shards: stored
+    for spec in specs:
+        storage.delete(spec.stats_rel)  # as if each task died before its stats: finished videos are reused
     again = [vf.extract_shard(storage, spec, tree, options) for spec in specs]
     assert sum(s.reused for s in again) == 4
 

@@ -8,7 +8,7 @@ Layout under the output root::
     lists/flickr.tsv.gz, lists/flickr-<N>M.tsv.gz, lists/MD5SUMS     (flickr_subsets.py)
     lists/<subset stem>.memmap                           S120 entries, one per list line, in order
     <root_dir>/<local_file>                              downloaded JPEGs, short side 256, named as listed
-    _work/download/<subset stem>/{shards,manifests}/     download shards and their status rows
+    _work/flickr_download/<subset stem>/{shards,manifests}/  download shards and their status rows
 
 Upstream's loader renamed ``.jpg`` to ``-256p.jpg`` while the downloader kept the listed name (formats.md
 §1.6.7); here the file is always exactly ``local_file``, and the memmap holds the same string.
@@ -26,11 +26,12 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from include.visionflow.errors import BadInputError, DecodeError, FetchError, RefusedURL
+from include.visionflow.errors import BadInputError, BadRowError
 from include.visionflow.formats.memmap import WIDTH, list_to_memmap
 from include.visionflow.formats.openverse_tsv import GzipTsvWriter, ImageRecord
 from include.visionflow.manifest import ItemResult, ShardStats, Status, merge_stats, read_stats
-from include.visionflow.shards import ShardSpec, finish_shard, read_shard, rows_per_shard, run_items, write_shards
+from include.visionflow.paths import safe_component
+from include.visionflow.shards import ShardSpec, process_shard, rows_per_shard, work_rel, write_shards
 from include.visionflow.sources.flickr import FlickrClient, FlickrIngester
 from include.visionflow.sources.timeslice import PlanConfig
 from include.visionflow.storage import Storage
@@ -220,12 +221,12 @@ def count_lines(storage: Storage, rel: str) -> int:
 
 
 def plan_download(storage: Storage, subset: str) -> list[ShardSpec]:
-    """Cut ``lists/<subset>`` into Parquet shards under ``_work/download/<stem>/`` (stable across runs)."""
+    """Cut ``lists/<subset>`` into Parquet shards under ``_work/flickr_download/<stem>/`` (stable across runs)."""
     rel = f"lists/{subset}"
     if not storage.exists(rel):
         raise BadInputError(f"list {storage.uri(rel)} does not exist; run flickr_cc_subsets first")
     total = count_lines(storage, rel)
-    work = f"_work/download/{subset_stem(subset)}"
+    work = work_rel("flickr_download", subset_stem(subset))
     specs = write_shards(storage, work, iter_list(storage, rel), rows_per_shard(total), LIST_COLUMNS,
                          label=subset_stem(subset))
     log.info("%s: %s lines in %s shard(s)", rel, total, len(specs))
@@ -239,21 +240,21 @@ class DownloadConfig:
     threads: int = 16
 
 
+def local_file_rel(value: str) -> str:
+    """A list's ``local_file`` as a path under the download root: ``images/...``, every part checked."""
+    parts = str(value).split("/")
+    if len(parts) < 2 or parts[0] != "images":
+        raise BadRowError("unsafe_local_file", f"local_file {value!r} is not under images/")
+    return "/".join(safe_component(p, "local file") for p in parts)
+
+
 def _download_item(row: dict, root: Storage, fetcher, spec) -> ItemResult:
     from include.visionflow.images import transform_image
 
-    key, rel = row["id"], row["local_file"]
+    key, rel = row["id"], local_file_rel(row["local_file"])
     if root.exists(rel):
         return ItemResult(key, Status.OK, output=rel, bytes=root.size(rel) or 0, reused=True)
-    try:
-        data = fetcher.fetch_bytes(row["url"])
-        image = transform_image(data, spec)
-    except RefusedURL as err:
-        return ItemResult.failed(key, Status.REFUSED, err.reason, err.detail)
-    except FetchError as err:
-        return ItemResult.failed(key, Status.FAILED_DOWNLOAD, err.reason, err.detail)
-    except DecodeError as err:
-        return ItemResult.failed(key, Status.FAILED_DECODE, err.reason, err.detail)
+    image = transform_image(fetcher.fetch_bytes(row["url"]), spec)
     root.write_bytes(rel, image.jpeg)
     return ItemResult(key, Status.OK, output=rel, bytes=len(image.jpeg), width=image.width, height=image.height)
 
@@ -264,26 +265,17 @@ def download_shard(storage: Storage, root: Storage, spec: ShardSpec, cfg: Downlo
     from include.visionflow.fetch.http import Fetcher
     from include.visionflow.images import ImageSpec
 
-    if storage.exists(spec.stats_rel):
-        log.info("shard %s already done", spec.shard_id)
-        return read_stats(storage, spec.stats_rel)
-    started = time.monotonic()
     # Upstream scales the short side to 256 and upscales small images too (formats.md §1.3).
     image_spec = ImageSpec(mode="short_side", size=cfg.short_side, upscale=True, quality=cfg.quality)
     fetcher = fetcher or Fetcher()
-    rows = read_shard(storage, spec)
-    for row in rows:
-        if not row["local_file"].startswith("images/") or ".." in row["local_file"].split("/"):
-            raise BadInputError(f"shard {spec.shard_id}: local_file {row['local_file']!r} is not under images/")
-    results = run_items(rows, lambda r: _download_item(r, root, fetcher, image_spec), lambda r: r["id"],
-                        cfg.threads)
-    return finish_shard(storage, spec, results, started)
+    return process_shard(storage, spec, lambda r: _download_item(r, root, fetcher, image_spec), key="id",
+                         threads=cfg.threads, log_name="flickr download")
 
 
 def summarize_download(storage: Storage, specs: list[ShardSpec], subset: str) -> dict:
     summary = merge_stats([read_stats(storage, s.stats_rel) for s in specs])
     summary["subset"] = subset
-    storage.write_text(f"_work/download/{subset_stem(subset)}/summary.json", json.dumps(summary, indent=1))
+    storage.write_text(f"{work_rel('flickr_download', subset_stem(subset))}/summary.json", json.dumps(summary, indent=1))
     return summary
 
 

@@ -20,14 +20,15 @@ import logging
 import tarfile
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 
-from include.visionflow.errors import BadInputError, DecodeError, FetchError, RefusedURL
+from include.visionflow.errors import BadInputError, BadRowError, DecodeError, FetchError
 from include.visionflow.formats.mmaction import RAWFRAME_PATTERN, RAWFRAME_QUALITY, clip_key, seconds_field
 from include.visionflow.manifest import ItemResult, ShardStats, Status, read_manifest
-from include.visionflow.shards import ShardSpec, finish_shard, iter_csv, read_shard, run_items, write_shards
+from include.visionflow.paths import safe_component
+from include.visionflow.shards import ShardSpec, iter_csv, process_shard, write_shards
 from include.visionflow.storage import Storage
 from include.visionflow.video.sources import VideoSource
 
@@ -201,7 +202,7 @@ def plan(storage: Storage, work_rel: str, splits: list[str], limit: int | None =
 
 def stage_spec(spec: ShardSpec, stage: str) -> ShardSpec:
     """The same rows, with the manifest and stats of one stage (``clips``, ``dense``, ``rawframes``)."""
-    return replace(spec, rel=spec.rel.replace("/shards/", f"/{stage}/shards/"))
+    return spec.for_stage(stage)
 
 
 # --- 2.-4. per-clip stages --------------------------------------------------------------------------------
@@ -224,17 +225,15 @@ def _valid_video(storage: Storage, rel: str) -> bool:
 
 
 def _encode_to(storage: Storage, rel: str, key: str, make: Callable[[Path], object]) -> ItemResult:
-    """Run ``make(tmp_path)`` in staging and move the result to ``rel``; decode errors become rows."""
+    """Run ``make(tmp_path)`` in staging and move the result to ``rel``."""
     with tempfile.TemporaryDirectory(dir=storage.staging_dir()) as tmp:
         out = Path(tmp, "out.mp4")
-        try:
-            info = make(out)
-        except DecodeError as err:
-            return ItemResult.failed(key, Status.FAILED_DECODE, err.reason, err.detail)
+        info = make(out)
         size = out.stat().st_size
         storage.put_file(rel, out)
     width, height = info.display_size  # type: ignore[attr-defined]
-    return ItemResult(key, Status.OK, output=rel, bytes=size, width=width, height=height)
+    return ItemResult(key, Status.OK, output=rel, bytes=size, width=width, height=height,
+                      duration=getattr(info, "duration", None))
 
 
 def clip_item(row: dict, storage: Storage, config: KineticsConfig, fetcher=None) -> ItemResult:
@@ -244,27 +243,20 @@ def clip_item(row: dict, storage: Storage, config: KineticsConfig, fetcher=None)
     key, split = row["key"], row["split"]
     if row["error"]:
         reason, _, detail = row["error"].partition(": ")
-        return ItemResult.failed(key, Status.REFUSED, reason, detail)
+        raise BadRowError(reason, detail)
+    youtube_id = safe_component(row["youtube_id"], "youtube id")  # sources build file names from it
     rel = clip_rel(split, key)
     if _valid_video(storage, rel):
         return ItemResult(key, Status.OK, output=rel, reused=True)
     with tempfile.TemporaryDirectory(dir=storage.staging_dir()) as tmp:
-        try:
-            raw = config.source.fetch(row["youtube_id"], Path(tmp), fetcher)  # type: ignore[union-attr]
-        except RefusedURL as err:
-            return ItemResult.failed(key, Status.REFUSED, err.reason, err.detail)
-        except FetchError as err:
-            return ItemResult.failed(key, Status.FAILED_DOWNLOAD, err.reason, err.detail)
+        raw = config.source.fetch(youtube_id, Path(tmp), fetcher)  # type: ignore[union-attr]
         start, end = float(row["time_start"]), float(row["time_end"])
         return _encode_to(storage, rel, key, lambda out: trim_clip(raw, out, start, end))
 
 
 def _run_stage(storage: Storage, spec: ShardSpec, stage: str, config: KineticsConfig,
                work: Callable[[dict], ItemResult]) -> ShardStats:
-    started = time.monotonic()
-    rows = read_shard(storage, spec)
-    results = run_items(rows, work, lambda r: r["key"], config.threads)
-    return finish_shard(storage, stage_spec(spec, stage), results, started)
+    return process_shard(storage, spec, work, threads=config.threads, stage=stage, log_name=f"kinetics {stage}")
 
 
 def video_fetcher():
@@ -316,11 +308,6 @@ def dense_shard(storage: Storage, spec: ShardSpec, config: KineticsConfig) -> Sh
     return _run_stage(storage, spec, "dense", config, lambda r: dense_item(r, storage, config, clips))
 
 
-def frames_detail(count: int) -> str:
-    """Raw-frame rows carry their frame count in ``detail`` (the lists need it; see kinetics_lists)."""
-    return f"{count} frames"
-
-
 def rawframes_item(row: dict, storage: Storage, config: KineticsConfig,
                    clips: dict[str, ItemResult]) -> ItemResult:
     from include.visionflow.video.frames import extract_frames
@@ -333,16 +320,14 @@ def rawframes_item(row: dict, storage: Storage, config: KineticsConfig,
     rel = rawframes_rel(split, key)
     done = published_count(storage, rel)
     if done:
-        return ItemResult(key, Status.OK, output=rel, detail=frames_detail(done), reused=True)
+        return ItemResult(key, Status.OK, output=rel, frames=done, reused=True)
     with storage.local_copy(clip_rel(split, key)) as src, staging_folder(storage) as folder:
-        try:  # mmaction build_rawframes: every frame, short side N (upscaling too), long side int(), q95
-            extract_frames(src, folder, fps=None, short_side=config.short_side, quality=RAWFRAME_QUALITY,
-                           pattern=RAWFRAME_PATTERN, upscale=True, even=False)
-        except DecodeError as err:
-            return ItemResult.failed(key, Status.FAILED_DECODE, err.reason, err.detail)
+        # mmaction build_rawframes: every frame, short side N (upscaling too), long side int(), q95
+        extract_frames(src, folder, fps=None, short_side=config.short_side, quality=RAWFRAME_QUALITY,
+                       pattern=RAWFRAME_PATTERN, upscale=True, even=False)
         size = sum(p.stat().st_size for p in folder.iterdir())
         count = publish_folder(storage, folder, rel)
-    return ItemResult(key, Status.OK, output=rel, bytes=size, detail=frames_detail(count))
+    return ItemResult(key, Status.OK, output=rel, bytes=size, frames=count)
 
 
 def rawframes_shard(storage: Storage, spec: ShardSpec, config: KineticsConfig) -> ShardStats:

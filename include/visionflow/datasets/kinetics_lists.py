@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 
 from include.visionflow.datasets.kinetics import annotation_rel, stage_spec
 from include.visionflow.formats.mmaction import ListEntry, label_index, label_of, list_name, render_list
@@ -21,7 +20,6 @@ log = logging.getLogger(__name__)
 
 REPORT_REL = "download_report.json"
 SUMMARY_REL = "summary.json"
-_FRAMES = re.compile(r"^(\d+) frames$")
 
 
 def train_labels(storage: Storage) -> dict[str, int]:
@@ -41,10 +39,9 @@ def stage_rows(storage: Storage, specs: list[ShardSpec], stage: str) -> dict[str
 
 
 def frame_count(result: ItemResult) -> int:
-    match = _FRAMES.match(result.detail or "")
-    if not match:
-        raise ValueError(f"raw-frame row {result.key} has no frame count ({result.detail!r})")
-    return int(match.group(1))
+    if result.frames is None:
+        raise ValueError(f"raw-frame row {result.key} has no frame count")
+    return result.frames
 
 
 def _entries(results: list[ItemResult], labels: dict[str, int], rawframes: bool) -> list[ListEntry]:
@@ -79,11 +76,22 @@ def write_lists(storage: Storage, specs: list[ShardSpec], dataset: str, seed: in
     return written
 
 
-def report(storage: Storage, specs: list[ShardSpec], dataset: str, seed: int | None = None) -> dict:
+def report(storage: Storage, specs: list[ShardSpec] | None, dataset: str, seed: int | None = None) -> dict:
     """``download_report.json`` (one entry per failed clip, upstream's report without the successes) and
-    ``summary.json`` (counts per split and stage). Returns the summary."""
+    ``summary.json`` (counts per split and stage). Returns the summary.
+
+    It runs after failures too: ``specs=None`` (the plan never finished) or a shard without its clips stats
+    makes the summary say ``"complete": false`` and why, instead of looking like a clean, small build."""
     failures = []
-    summary: dict = {"dataset": dataset, "seed": seed, "splits": {}}
+    problems = []
+    if specs is None:
+        problems.append("no shards: the annotations or plan step failed before any clip was planned")
+    missing = [s.shard_id for s in specs or [] if not storage.exists(stage_spec(s, "clips").stats_rel)]
+    if missing:
+        problems.append(f"clips shards {missing} did not finish: their clips are not counted")
+    specs = specs or []
+    summary: dict = {"dataset": dataset, "seed": seed, "complete": not problems, "problems": problems,
+                     "splits": {}}
     for split, results in sorted(stage_rows(storage, specs, "clips").items()):
         failures += [
             {"split": split, "clip_id": r.key, "status": r.status.value, "reason": r.reason, "detail": r.detail}
@@ -97,6 +105,7 @@ def report(storage: Storage, specs: list[ShardSpec], dataset: str, seed: int | N
                 split.setdefault(stage, []).append(read_stats(storage, rel))
     for split, stages in summary["splits"].items():
         summary["splits"][split] = {stage: merge_stats(stats) for stage, stats in stages.items()}
-    storage.write_text(REPORT_REL, json.dumps({"dataset": dataset, "failures": failures}, indent=1))
+    storage.write_text(REPORT_REL, json.dumps({"dataset": dataset, "complete": not problems, "problems": problems,
+                                               "failures": failures}, indent=1))
     storage.write_text(SUMMARY_REL, json.dumps(summary, indent=1))
     return summary

@@ -20,11 +20,12 @@ from typing import Iterator
 
 import numpy as np
 
-from include.visionflow.errors import BadInputError, DecodeError, FetchError, RefusedURL
+from include.visionflow.errors import BadInputError, ChecksumError, FetchError
 from include.visionflow.fetch.http import Fetcher
 from include.visionflow.images import ImageSpec, transform_image
 from include.visionflow.manifest import ItemResult, ShardStats, Status, merge_stats, read_stats
-from include.visionflow.shards import ShardSpec, finish_shard, read_shard, rows_per_shard, run_items, write_shards
+from include.visionflow.paths import safe_component
+from include.visionflow.shards import ShardSpec, process_shard, rows_per_shard, write_shards
 from include.visionflow.storage import Storage
 from include.visionflow.verify import md5_hex, normalize_md5
 
@@ -203,7 +204,8 @@ def _split_rows(rows: Iterator[dict], split: str, train_size: int) -> Iterator[d
 
 
 def image_rel(split: str, image_id: str) -> str:
-    return f"{split}/images/{image_id[:2]}/{image_id}.jpg"
+    """Where an image lands; the id comes from the metadata, so it goes through the path check."""
+    return f"{safe_component(split, 'split')}/images/{image_id[:2]}/{safe_component(image_id, 'image id')}.jpg"
 
 
 def download_item(row: dict, storage: Storage, fetcher: Fetcher, config: DownloadConfig) -> ItemResult:
@@ -214,31 +216,21 @@ def download_item(row: dict, storage: Storage, fetcher: Fetcher, config: Downloa
         return ItemResult(key, Status.OK, output=dest, reused=True)
     try:
         want = normalize_md5(expected)
-        data = fetcher.fetch_bytes(url)
-    except RefusedURL as err:
-        return ItemResult.failed(key, Status.REFUSED, err.reason, err.detail)
-    except FetchError as err:
-        return ItemResult.failed(key, Status.FAILED_DOWNLOAD, err.reason, err.detail)
     except BadInputError as err:
-        return ItemResult.failed(key, Status.FAILED_CHECKSUM, "bad_expected_md5", str(err))
+        raise ChecksumError("bad_expected_md5", str(err)) from err
+    data = fetcher.fetch_bytes(url)
     if md5_hex(data) != want:
-        return ItemResult.failed(key, Status.FAILED_CHECKSUM, "md5_mismatch", f"{len(data)} bytes from {url}")
-    try:
-        image = transform_image(data, config.image_spec)
-    except DecodeError as err:
-        return ItemResult.failed(key, Status.FAILED_DECODE, err.reason, err.detail)
+        raise ChecksumError("md5_mismatch", f"{len(data)} bytes from {url}")
+    image = transform_image(data, config.image_spec)
     storage.write_bytes(dest, image.jpeg)
     return ItemResult(key, Status.OK, output=dest, bytes=len(data), width=image.width, height=image.height)
 
 
 def download_shard(storage: Storage, spec: ShardSpec, config: DownloadConfig,
                    fetcher: Fetcher | None = None) -> ShardStats:
-    started = time.monotonic()
     fetcher = fetcher or Fetcher()
-    rows = read_shard(storage, spec)
-    results = run_items(rows, lambda r: download_item(r, storage, fetcher, config), lambda r: r["ImageID"],
-                        config.threads)
-    return finish_shard(storage, spec, results, started)
+    return process_shard(storage, spec, lambda r: download_item(r, storage, fetcher, config), key="ImageID",
+                         threads=config.threads, log_name="openimages download")
 
 
 def summarize(storage: Storage, specs: list[ShardSpec], extra: dict | None = None) -> dict:

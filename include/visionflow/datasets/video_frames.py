@@ -15,13 +15,12 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-import time
 from pathlib import Path, PurePosixPath
 
-from include.visionflow.errors import BadInputError, DecodeError
+from include.visionflow.errors import BadInputError, BadRowError
 from include.visionflow.manifest import ItemResult, ShardStats, Status, read_manifest
-from include.visionflow.safe_names import safe_relpath
-from include.visionflow.shards import ShardSpec, finish_shard, read_shard, run_items, write_shards
+from include.visionflow.paths import safe_relpath
+from include.visionflow.shards import ShardSpec, process_shard, write_shards
 from include.visionflow.storage import Storage
 from include.visionflow.video.frames import FrameOptions, extract_with
 from include.visionflow.video.publish import publish_folder, published_count, staging_folder
@@ -29,7 +28,7 @@ from include.visionflow.video.publish import publish_folder, published_count, st
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
-SHARD_COLUMNS = ["key", "src"]
+SHARD_COLUMNS = ["key", "src", "error"]
 VIDEOS_PER_SHARD = 50
 FILELIST = "filelist.txt"
 
@@ -41,12 +40,13 @@ def frame_options(fps: float = 10.0, short_side: int = 256, pattern: str = "%05d
                         pattern=pattern, threads=threads)
 
 
-def discover(video_dir: str | Path) -> list[tuple[str, str]]:
-    """(source path relative to ``video_dir``, output folder key) for every video, sorted.
+def discover(video_dir: str | Path) -> list[tuple[str, str, str]]:
+    """(source path relative to ``video_dir``, output folder key, error) for every video, sorted by key.
 
-    Keys are the relative path without its extension, made safe; when two videos would share a key
+    Keys are the relative path without its extension (spaces -> ``_``); when two videos would share a key
     (``a/x.mp4`` and ``a/x.avi``), or a key is also a folder of videos, the extension is appended
-    (``a/x_avi``)."""
+    (``a/x_avi``). A file whose name cannot be a folder name keeps its source path as key and an error, so
+    it is counted as a bad row instead of stopping the plan."""
     root = Path(video_dir)
     if not root.is_dir():
         raise BadInputError(f"video_dir {video_dir!r} is not a folder")
@@ -57,53 +57,55 @@ def discover(video_dir: str | Path) -> list[tuple[str, str]]:
             if name.lower().endswith(VIDEO_SUFFIXES) and not name.startswith("."):
                 found.append(PurePosixPath(Path(dirpath, name).relative_to(root).as_posix()))
     keys: dict[str, list[PurePosixPath]] = {}
+    bad = []
     for rel in found:
-        keys.setdefault(safe_relpath(str(rel.with_suffix("")), what="video path"), []).append(rel)
+        try:
+            keys.setdefault(safe_relpath(str(rel.with_suffix("")), what="video path"), []).append(rel)
+        except BadRowError as err:
+            bad.append((str(rel), repr(str(rel)), f"{err.reason}: {err.detail}"))
     # A key that is also a folder of other keys (``a.mp4`` next to ``a/b.mp4``) would hold their frames.
     parents = {str(p) for key in keys for p in PurePosixPath(key).parents}
-    pairs = []
+    rows = []
     for key, rels in keys.items():
         for rel in rels:
             clash = len(rels) > 1 or key in parents
-            pairs.append((str(rel), f"{key}_{rel.suffix.lstrip('.').lower()}" if clash else key))
-    if len({k for _, k in pairs}) != len(pairs):
+            rows.append((str(rel), f"{key}_{rel.suffix.lstrip('.').lower()}" if clash else key, ""))
+    if len({k for _, k, _ in rows}) != len(rows):
         raise BadInputError(f"video names under {video_dir} collide even with extensions; rename them")
-    return sorted(pairs, key=lambda p: p[1])
+    return sorted(rows + bad, key=lambda p: p[1])
 
 
 def plan(storage: Storage, work_rel: str, video_dir: str | Path, per_shard: int = VIDEOS_PER_SHARD) -> list[ShardSpec]:
-    pairs = discover(video_dir)
-    if not pairs:
+    found = discover(video_dir)
+    if not found:
         log.warning("no videos (%s) under %s", ", ".join(VIDEO_SUFFIXES), video_dir)
-    rows = ({"key": key, "src": src} for src, key in pairs)
+    rows = ({"key": key, "src": src, "error": error} for src, key, error in found)
     specs = write_shards(storage, work_rel, rows, per_shard, SHARD_COLUMNS, label="frames")
-    log.info("%s videos in %s shards", len(pairs), len(specs))
+    log.info("%s videos in %s shards", len(found), len(specs))
     return specs
 
 
 def extract_item(row: dict, storage: Storage, video_dir: str | Path, options: FrameOptions) -> ItemResult:
     """One video: skip a complete folder, else extract into staging and publish the folder at once."""
     key = row["key"]
+    if row.get("error"):
+        reason, _, detail = row["error"].partition(": ")
+        raise BadRowError(reason, detail)
     done = published_count(storage, key)
     if done:
-        return ItemResult(key, Status.OK, output=key, detail=f"{done} frames", reused=True)
+        return ItemResult(key, Status.OK, output=key, frames=done, reused=True)
     src = Path(video_dir, row["src"])
     with staging_folder(storage) as folder:
-        try:
-            count = extract_with(src, folder, options)
-        except DecodeError as err:
-            return ItemResult.failed(key, Status.FAILED_DECODE, err.reason, err.detail)
+        count = extract_with(src, folder, options)
         size = sum(p.stat().st_size for p in folder.iterdir())
         publish_folder(storage, folder, key)
-    return ItemResult(key, Status.OK, output=key, bytes=size, detail=f"{count} frames")
+    return ItemResult(key, Status.OK, output=key, bytes=size, frames=count)
 
 
 def extract_shard(storage: Storage, spec: ShardSpec, video_dir: str | Path, options: FrameOptions,
                   threads: int = 2) -> ShardStats:
-    started = time.monotonic()
-    rows = read_shard(storage, spec)
-    results = run_items(rows, lambda r: extract_item(r, storage, video_dir, options), lambda r: r["key"], threads)
-    return finish_shard(storage, spec, results, started)
+    return process_shard(storage, spec, lambda r: extract_item(r, storage, video_dir, options), threads=threads,
+                         log_name="video frames")
 
 
 def filelist_lines(storage: Storage, specs: list[ShardSpec]) -> list[str]:
@@ -112,7 +114,7 @@ def filelist_lines(storage: Storage, specs: list[ShardSpec]) -> list[str]:
     for spec in specs:
         for result in read_manifest(storage, spec.manifest_rel):
             if result.status is Status.OK:
-                lines.append(f"{result.key} {int(result.detail.split()[0])}")
+                lines.append(f"{result.key} {result.frames}")
     return sorted(lines)
 
 

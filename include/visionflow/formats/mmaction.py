@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from include.visionflow.errors import BadInputError
-from include.visionflow.safe_names import label_dir, safe_component
+from include.visionflow.paths import label_dir, safe_component
 
 RAWFRAME_PATTERN = "img_%05d.jpg"
 RAWFRAME_QUALITY = 95  # mmcv.imwrite's OpenCV default

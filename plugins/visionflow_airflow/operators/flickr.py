@@ -5,13 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Sequence
 
-from visionflow_airflow.common import VisionflowOperator, storage_for
+from visionflow_airflow.common import VisionflowOperator, as_bool, as_int, is_set, shard_xcom
 
 ASSET_ALIAS = "flickr_cc_day"
-
-
-def _is_set(value: Any) -> bool:
-    return value not in (None, "", "None")
 
 
 def resolve_day(explicit: Any, context) -> str:
@@ -20,7 +16,7 @@ def resolve_day(explicit: Any, context) -> str:
     logical date: the last complete day)."""
     from include.visionflow.datasets.flickr import parse_day
 
-    if _is_set(explicit):
+    if is_set(explicit):
         return parse_day(explicit).isoformat()
     start = context.get("data_interval_start")
     if start is not None:
@@ -32,19 +28,17 @@ def resolve_day(explicit: Any, context) -> str:
 class CrawlFlickrDayOperator(VisionflowOperator):
     """Crawl one UTC day of CC photos into ``meta/<day>/``; emits an asset event for the day.
 
-    :param output_root: local path or s3:// (templated)
     :param date: ``YYYY-MM-DD``; empty means the run's data interval (templated)
     :param reprocess: crawl again even if the day has its ``done`` marker (templated)
     :param strategy: ``walk`` (cursor over upload time, fewest requests) or ``plan`` (count probes) (templated)
     """
 
-    template_fields: Sequence[str] = ("output_root", "date", "reprocess", "strategy")
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "date", "reprocess", "strategy")
 
-    def __init__(self, *, output_root: str, date: Any = None, reprocess: Any = False, strategy: str = "walk",
-                 flickr_conn_id: str = "flickr_default", aws_conn_id: str = "aws_default", **kwargs):
+    def __init__(self, *, date: Any = None, reprocess: Any = False, strategy: str = "walk",
+                 flickr_conn_id: str = "flickr_default", **kwargs):
         super().__init__(**kwargs)
-        self.output_root, self.date, self.reprocess, self.strategy = output_root, date, reprocess, strategy
-        self.flickr_conn_id, self.aws_conn_id = flickr_conn_id, aws_conn_id
+        self.date, self.reprocess, self.strategy, self.flickr_conn_id = date, reprocess, strategy, flickr_conn_id
 
     def run(self, context) -> dict:
         from airflow.sdk import Asset, AssetAlias
@@ -53,55 +47,54 @@ class CrawlFlickrDayOperator(VisionflowOperator):
         from visionflow_airflow.hooks.flickr import FlickrHook
 
         day = resolve_day(self.date, context)
-        storage = storage_for(self.output_root, self.aws_conn_id)
+        storage = self.storage()
         client = FlickrHook(self.flickr_conn_id).get_conn()
-        result = crawl_day(client, storage, day, strategy=str(self.strategy), reprocess=bool(self.reprocess))
+        result = crawl_day(client, storage, day, strategy=str(self.strategy), reprocess=as_bool(self.reprocess))
         uri = storage.uri(DayLayout(day).tsv)
         asset = Asset(name=f"flickr_cc/{day}", uri=uri if "://" in uri else f"file://{uri}")
         context["outlet_events"][AssetAlias(ASSET_ALIAS)].add(asset, extra={"day": day, "rows": result.rows})
+        self.log.info("%s: %s photos in %s", day, result.rows, uri)
         return result.to_xcom()
 
 
 class BuildFlickrSubsetsOperator(VisionflowOperator):
     """Bucket files, ``lists/flickr.tsv.gz``, nested ``flickr-<N>M.tsv.gz`` and ``MD5SUMS`` from every crawled day.
 
-    :param output_root: local path or s3:// (templated)
     :param sizes: subset sizes in millions of lines (templated)
     :param seed: shuffle seed (templated)
     """
 
-    template_fields: Sequence[str] = ("output_root", "sizes", "seed")
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "sizes", "seed")
 
-    def __init__(self, *, output_root: str, sizes: Any, seed: Any = 0, aws_conn_id: str = "aws_default",
-                 **kwargs):
+    def __init__(self, *, sizes: Any, seed: Any = 0, **kwargs):
         super().__init__(**kwargs)
-        self.output_root, self.sizes, self.seed, self.aws_conn_id = output_root, sizes, seed, aws_conn_id
+        self.sizes, self.seed = sizes, seed
 
     def run(self, context) -> dict:
         from include.visionflow.datasets.flickr_subsets import build_subsets
 
-        storage = storage_for(self.output_root, self.aws_conn_id)
-        result = build_subsets(storage, seed=int(self.seed), sizes_m=tuple(float(s) for s in self.sizes))
+        storage = self.storage()
+        result = build_subsets(storage, seed=as_int(self.seed, "seed", 0), sizes_m=tuple(float(s) for s in self.sizes))
+        self.log.info("lists in %s: %s", storage.uri("lists"), result.to_xcom())
         return result.to_xcom()
 
 
 class PlanFlickrDownloadOperator(VisionflowOperator):
     """Cut ``lists/<subset>`` into shards; returns the shard specs to map over.
 
-    :param output_root: where ``lists/`` and ``_work/`` live (templated)
     :param subset: list file name under ``lists/`` (templated)
     """
 
-    template_fields: Sequence[str] = ("output_root", "subset")
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "subset")
 
-    def __init__(self, *, output_root: str, subset: str, aws_conn_id: str = "aws_default", **kwargs):
+    def __init__(self, *, subset: str, **kwargs):
         super().__init__(**kwargs)
-        self.output_root, self.subset, self.aws_conn_id = output_root, subset, aws_conn_id
+        self.subset = subset
 
     def run(self, context) -> list[dict]:
         from include.visionflow.datasets.flickr import plan_download
 
-        specs = plan_download(storage_for(self.output_root, self.aws_conn_id), str(self.subset))
+        specs = plan_download(self.storage(), str(self.subset))
         return [s.to_xcom() for s in specs]
 
 
@@ -109,59 +102,61 @@ class DownloadFlickrShardOperator(VisionflowOperator):
     """Download one shard to ``<root_dir>/<local_file>`` (short side resized, RGB JPEG); writes its manifest.
 
     :param shard: a shard spec from the plan (templated, usually mapped)
-    :param output_root: where the shard and manifests live (templated)
     :param root_dir: where images go; empty means ``output_root`` (templated)
     """
 
-    template_fields: Sequence[str] = ("shard", "output_root", "root_dir", "short_side", "quality")
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "shard", "root_dir", "short_side",
+                                      "quality")
 
-    def __init__(self, *, shard: Any, output_root: str, root_dir: Any = "", short_side: Any = 256,
-                 quality: Any = 75, aws_conn_id: str = "aws_default", **kwargs):
+    def __init__(self, *, shard: Any, root_dir: Any = "", short_side: Any = 256, quality: Any = 75, **kwargs):
         super().__init__(**kwargs)
-        self.shard, self.output_root, self.root_dir = shard, output_root, root_dir
-        self.short_side, self.quality, self.aws_conn_id = short_side, quality, aws_conn_id
+        self.shard, self.root_dir, self.short_side, self.quality = shard, root_dir, short_side, quality
 
     def run(self, context) -> dict:
         from include.visionflow import settings
         from include.visionflow.datasets.flickr import DownloadConfig, download_shard
         from include.visionflow.shards import ShardSpec
 
-        storage = storage_for(self.output_root, self.aws_conn_id)
-        root = storage_for(self.root_dir, self.aws_conn_id) if _is_set(self.root_dir) else storage
-        cfg = DownloadConfig(short_side=int(self.short_side), quality=int(self.quality),
+        storage = self.storage()
+        root = self.storage(self.root_dir) if is_set(self.root_dir) else storage
+        cfg = DownloadConfig(short_side=as_int(self.short_side, "short_side"), quality=as_int(self.quality, "quality"),
                              threads=settings.default_threads())
         stats = download_shard(storage, root, ShardSpec.from_xcom(self.shard), cfg)
-        return stats.to_dict()
+        self.log.info("shard %s: %s images under %s (%s)", stats.shard_id, stats.ok, root.uri("images"), stats.counts)
+        return shard_xcom(stats)
 
 
 class SummarizeFlickrDownloadOperator(VisionflowOperator):
-    """Totals of every shard manifest into ``_work/download/<stem>/summary.json``."""
+    """Totals of every shard manifest into ``_work/flickr_download/<stem>/summary.json``."""
 
-    template_fields: Sequence[str] = ("shards", "output_root", "subset")
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "shards", "subset")
 
-    def __init__(self, *, shards: Any, output_root: str, subset: str, aws_conn_id: str = "aws_default",
-                 **kwargs):
+    def __init__(self, *, shards: Any, subset: str, **kwargs):
         super().__init__(**kwargs)
-        self.shards, self.output_root, self.subset, self.aws_conn_id = shards, output_root, subset, aws_conn_id
+        self.shards, self.subset = shards, subset
 
     def run(self, context) -> dict:
         from include.visionflow.datasets.flickr import summarize_download
         from include.visionflow.shards import ShardSpec
 
         specs = [ShardSpec.from_xcom(s) for s in self.shards]
-        return summarize_download(storage_for(self.output_root, self.aws_conn_id), specs, str(self.subset))
+        summary = summarize_download(self.storage(), specs, str(self.subset))
+        self.log.info("%s: %s", self.subset, summary["counts"])
+        return summary
 
 
 class ConvertFlickrMemmapOperator(VisionflowOperator):
     """``lists/<subset stem>.memmap``: S120 ``local_file`` entries in list order (fails on a path > 120 bytes)."""
 
-    template_fields: Sequence[str] = ("output_root", "subset")
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "subset")
 
-    def __init__(self, *, output_root: str, subset: str, aws_conn_id: str = "aws_default", **kwargs):
+    def __init__(self, *, subset: str, **kwargs):
         super().__init__(**kwargs)
-        self.output_root, self.subset, self.aws_conn_id = output_root, subset, aws_conn_id
+        self.subset = subset
 
     def run(self, context) -> dict:
         from include.visionflow.datasets.flickr import convert_to_mmap
 
-        return convert_to_mmap(storage_for(self.output_root, self.aws_conn_id), str(self.subset))
+        result = convert_to_mmap(self.storage(), str(self.subset))
+        self.log.info("wrote %s (%s entries, %s)", result["memmap"], result["count"], result["dtype"])
+        return result

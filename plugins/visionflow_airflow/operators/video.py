@@ -4,19 +4,9 @@ counts. Engine and media imports happen inside ``run``, so DAG parsing stays che
 without retries (``VisionflowOperator``)."""
 from __future__ import annotations
 
-import re
 from typing import Any, Sequence
 
-from visionflow_airflow.common import VisionflowOperator, storage_for
-
-
-def work_key(run_id: str, family: str) -> str:
-    """A storage-safe folder for one run's shards and manifests: ``_work/<family>/<run id>``."""
-    return f"_work/{family}/" + re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
-
-
-def _limit(value: Any) -> int | None:
-    return None if value in (None, "", "None") else int(value)
+from visionflow_airflow.common import VisionflowOperator, as_bool, as_int, as_list, shard_xcom
 
 
 def _skip(reason: str) -> None:
@@ -26,17 +16,13 @@ def _skip(reason: str) -> None:
 
 
 class _KineticsBase(VisionflowOperator):
-    """Shared arguments: ``output_root`` (local path or s3://, templated) and the S3 connection."""
+    """Shared argument: ``dataset`` (kinetics400/600/700, templated)."""
 
-    template_fields: Sequence[str] = ("output_root", "dataset")
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "dataset")
 
-    def __init__(self, *, output_root: str, dataset: str = "kinetics400", aws_conn_id: str = "aws_default",
-                 **kwargs):
+    def __init__(self, *, dataset: str = "kinetics400", **kwargs):
         super().__init__(**kwargs)
-        self.output_root, self.dataset, self.aws_conn_id = output_root, dataset, aws_conn_id
-
-    def storage(self):
-        return storage_for(self.output_root, self.aws_conn_id)
+        self.dataset = dataset
 
 
 class FetchKineticsAnnotationsOperator(_KineticsBase):
@@ -59,7 +45,7 @@ class FetchKineticsAnnotationsOperator(_KineticsBase):
 
         url = self.annotations_url or self.OFFICIAL.format(dataset=self.dataset)
         kinetics.KineticsConfig(dataset=self.dataset)  # validates the dataset name before any download
-        files = kinetics.fetch_annotations(self.storage(), url, list(self.splits))
+        files = kinetics.fetch_annotations(self.storage(), url, as_list(self.splits))
         self.log.info("annotations from %s: %s", url, files)
         return files
 
@@ -76,8 +62,12 @@ class PlanKineticsClipsOperator(_KineticsBase):
     def run(self, context) -> list[dict]:
         from include.visionflow.datasets import kinetics
 
-        specs = kinetics.plan(self.storage(), work_key(context["run_id"], "kinetics"), list(self.splits),
-                              _limit(self.limit), self.clips_per_shard)
+        from include.visionflow.shards import work_rel
+
+        storage = self.storage()
+        work = work_rel("kinetics", context["run_id"])
+        specs = kinetics.plan(storage, work, as_list(self.splits), as_int(self.limit, "limit"), self.clips_per_shard)
+        self.log.info("%s shards of clips under %s", len(specs), storage.uri(work))
         return [spec.to_xcom() for spec in specs]
 
 
@@ -104,8 +94,10 @@ class MakeKineticsClipsOperator(_KineticsBase):
 
         source = VideoSource(self.video_source, self.url_template or "", self.local_dir or "")
         config = kinetics.KineticsConfig(dataset=self.dataset, source=source)
-        stats = kinetics.clips_shard(self.storage(), ShardSpec.from_xcom(self.shard), config)
-        return {"shard": stats.shard_id, "counts": stats.counts, "reused": stats.reused}
+        storage = self.storage()
+        stats = kinetics.clips_shard(storage, ShardSpec.from_xcom(self.shard), config)
+        self.log.info("shard %s: %s clips under %s (%s)", stats.shard_id, stats.ok, storage.uri(""), stats.counts)
+        return shard_xcom(stats)
 
 
 class _KineticsShardStage(_KineticsBase):
@@ -122,12 +114,15 @@ class _KineticsShardStage(_KineticsBase):
         from include.visionflow.datasets import kinetics
         from include.visionflow.shards import ShardSpec
 
-        if not self.enabled or str(self.enabled).lower() == "false":
+        if not as_bool(self.enabled):
             _skip(f"{self.stage} is switched off for this run")
-        config = kinetics.KineticsConfig(dataset=self.dataset, short_side=int(self.short_side))
+        config = kinetics.KineticsConfig(dataset=self.dataset, short_side=as_int(self.short_side, "short_side"))
         run = kinetics.dense_shard if self.stage == "dense" else kinetics.rawframes_shard
-        stats = run(self.storage(), ShardSpec.from_xcom(self.shard), config)
-        return {"shard": stats.shard_id, "counts": stats.counts, "reused": stats.reused}
+        storage = self.storage()
+        stats = run(storage, ShardSpec.from_xcom(self.shard), config)
+        self.log.info("shard %s: %s %s outputs under %s (%s)", stats.shard_id, stats.ok, self.stage, storage.uri(""),
+                      stats.counts)
+        return shard_xcom(stats)
 
 
 class ResizeKineticsClipsOperator(_KineticsShardStage):
@@ -156,7 +151,10 @@ class WriteKineticsListsOperator(_KineticsBase):
         from include.visionflow.shards import ShardSpec
 
         specs = [ShardSpec.from_xcom(s) for s in self.shards or []]
-        return kinetics_lists.write_lists(self.storage(), specs, self.dataset, int(self.seed))
+        storage = self.storage()
+        lists = kinetics_lists.write_lists(storage, specs, self.dataset, as_int(self.seed, "seed", 0))
+        self.log.info("file lists in %s: %s", storage.uri(""), lists)
+        return lists
 
 
 class ReportKineticsOperator(WriteKineticsListsOperator):
@@ -166,70 +164,78 @@ class ReportKineticsOperator(WriteKineticsListsOperator):
         from include.visionflow.datasets import kinetics_lists
         from include.visionflow.shards import ShardSpec
 
-        specs = [ShardSpec.from_xcom(s) for s in self.shards or []]
-        summary = kinetics_lists.report(self.storage(), specs, self.dataset, int(self.seed))
+        specs = None if self.shards is None else [ShardSpec.from_xcom(s) for s in self.shards]
+        storage = self.storage()
+        summary = kinetics_lists.report(storage, specs, self.dataset, as_int(self.seed, "seed", 0))
+        for problem in summary["problems"]:
+            self.log.error("incomplete: %s", problem)
+        self.log.info("wrote %s and %s", storage.uri(kinetics_lists.SUMMARY_REL), storage.uri(kinetics_lists.REPORT_REL))
         for split, stages in summary["splits"].items():
             self.log.info("%s: %s", split, {stage: s["counts"] for stage, s in stages.items()})
         return {split: stages["clips"]["counts"] for split, stages in summary["splits"].items() if "clips" in stages}
 
 
 class PlanVideoFramesOperator(VisionflowOperator):
-    """Find every video under ``video_dir`` (recursively) and write shards into ``frames_dir``."""
+    """Find every video under ``video_dir`` (recursively) and write shards under ``frames_dir``.
 
-    template_fields: Sequence[str] = ("video_dir", "frames_dir")
+    The frames folder is this family's output root: ``frames_dir`` is passed as ``output_root``."""
 
-    def __init__(self, *, video_dir: str, frames_dir: str, videos_per_shard: int = 50,
-                 aws_conn_id: str = "aws_default", **kwargs):
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "video_dir")
+
+    def __init__(self, *, video_dir: str, videos_per_shard: int = 50, **kwargs):
         super().__init__(**kwargs)
-        self.video_dir, self.frames_dir = video_dir, frames_dir
-        self.videos_per_shard, self.aws_conn_id = videos_per_shard, aws_conn_id
+        self.video_dir, self.videos_per_shard = video_dir, videos_per_shard
 
     def run(self, context) -> list[dict]:
         from include.visionflow.datasets import video_frames
+        from include.visionflow.shards import work_rel
 
-        storage = storage_for(self.frames_dir, self.aws_conn_id)
-        specs = video_frames.plan(storage, work_key(context["run_id"], "video_frames"), self.video_dir,
-                                  self.videos_per_shard)
+        storage = self.storage()
+        work = work_rel("video_frames", context["run_id"])
+        specs = video_frames.plan(storage, work, self.video_dir, self.videos_per_shard)
+        self.log.info("%s shards of videos under %s", len(specs), storage.uri(work))
         return [spec.to_xcom() for spec in specs]
 
 
 class ExtractVideoFramesOperator(VisionflowOperator):
-    """One shard of videos → ``<frames_dir>/<relative path without extension>/<pattern>`` at ``fps``."""
+    """One shard of videos -> ``<frames_dir>/<relative path without extension>/<pattern>`` at ``fps``."""
 
-    template_fields: Sequence[str] = ("shard", "video_dir", "frames_dir", "fps", "short_side", "pattern",
-                                      "quality")
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "shard", "video_dir", "fps", "short_side",
+                                      "pattern", "quality")
 
-    def __init__(self, *, shard: Any, video_dir: str, frames_dir: str, fps: Any = 10, short_side: Any = 256,
-                 pattern: str = "%05d.jpg", quality: Any = 90, aws_conn_id: str = "aws_default", **kwargs):
+    def __init__(self, *, shard: Any, video_dir: str, fps: Any = 10, short_side: Any = 256,
+                 pattern: str = "%05d.jpg", quality: Any = 90, **kwargs):
         super().__init__(**kwargs)
-        self.shard, self.video_dir, self.frames_dir = shard, video_dir, frames_dir
+        self.shard, self.video_dir = shard, video_dir
         self.fps, self.short_side, self.pattern, self.quality = fps, short_side, pattern, quality
-        self.aws_conn_id = aws_conn_id
 
     def run(self, context) -> dict:
         from include.visionflow.datasets import video_frames
         from include.visionflow.shards import ShardSpec
 
-        options = video_frames.frame_options(float(self.fps), int(self.short_side), self.pattern, int(self.quality))
-        storage = storage_for(self.frames_dir, self.aws_conn_id)
+        options = video_frames.frame_options(float(self.fps), as_int(self.short_side, "short_side"), self.pattern,
+                                             as_int(self.quality, "quality"))
+        storage = self.storage()
         stats = video_frames.extract_shard(storage, ShardSpec.from_xcom(self.shard), self.video_dir, options)
-        return {"shard": stats.shard_id, "counts": stats.counts, "reused": stats.reused}
+        self.log.info("shard %s: frames of %s videos under %s (%s)", stats.shard_id, stats.ok, storage.uri(""),
+                      stats.counts)
+        return shard_xcom(stats)
 
 
 class WriteVideoFramesListOperator(VisionflowOperator):
     """``<relative dir> <nframes>`` lines for every extracted video; returns where the list went."""
 
-    template_fields: Sequence[str] = ("shards", "frames_dir", "filelist")
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "shards", "filelist")
 
-    def __init__(self, *, shards: Any, frames_dir: str, filelist: str = "", aws_conn_id: str = "aws_default",
-                 **kwargs):
+    def __init__(self, *, shards: Any, filelist: str = "", **kwargs):
         super().__init__(**kwargs)
-        self.shards, self.frames_dir, self.filelist, self.aws_conn_id = shards, frames_dir, filelist, aws_conn_id
+        self.shards, self.filelist = shards, filelist
 
     def run(self, context) -> str:
         from include.visionflow.datasets import video_frames
         from include.visionflow.shards import ShardSpec
 
-        storage = storage_for(self.frames_dir, self.aws_conn_id)
         specs = [ShardSpec.from_xcom(s) for s in self.shards or []]
-        return video_frames.write_filelist(storage, specs, self.filelist or "")
+        where = video_frames.write_filelist(self.storage(), specs, self.filelist or "")
+        self.log.info("file list of %s shards written to %s", len(specs), where)
+        return where
