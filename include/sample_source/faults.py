@@ -8,7 +8,7 @@ bytes, MD5 and expected pixels are known before anything is fetched.
 
 ``/faults/metadata/<n>-<percent>-<seed>.csv`` is an OpenImages V4 metadata file of ``n`` rows, ``percent`` of
 them faulty, kinds drawn by a seeded RNG (``?exclude=a,b`` leaves kinds out); :func:`plan` returns the same
-items with the status each should end with. ``/faults/metadata/boxable.csv`` is an empty boxable list.
+items with the status each should end with. ``/faults/metadata/boxable.csv`` is an empty boxable list; ``/faults/hits`` the requests per path so far (JSON).
 """
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ import functools
 import gzip
 import hashlib
 import io
+import json
 import random
 import socket
 import struct
+import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -255,9 +257,17 @@ def reference(kind: str, name: str):
     return picture(kind[5:] if kind.startswith("mode_") else "jpeg", name)[2]
 
 
+_BOMB_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=1)
-def _gzip_bomb() -> bytes:
+def _gzip_bomb_bytes() -> bytes:
     return gzip.compress(b"\x00" * (64 << 20), compresslevel=9, mtime=0)
+
+
+def _gzip_bomb() -> bytes:
+    with _BOMB_LOCK:  # concurrent first requests would each compress 64 MB
+        return _gzip_bomb_bytes()
 
 
 # -- the plan ---------------------------------------------------------------------------------------------------
@@ -381,6 +391,10 @@ class _Handler:
 
     def __call__(self, req: Request) -> Response:
         parts = req.path.strip("/").split("/")
+        if parts == ["hits"]:  # requests per fault path so far, for a client in another process
+            with self.source.lock:
+                hits = {k: v for k, v in self.source.hits.items() if k.startswith(PREFIX + "/") and k != PREFIX + "/hits"}
+            return Response(body=json.dumps(hits).encode(), content_type="application/json")
         if parts[0] == "metadata" and len(parts) == 2:
             return self._metadata(parts[1], req)
         if len(parts) != 3 or parts[0] not in KINDS:
@@ -410,27 +424,24 @@ class _Handler:
 
     def _fault(self, kind: str, data: bytes, ctype: str, req: Request) -> Response | None:
         text = "text/plain"
-        simple = {
-            "http500": Response(500, b"internal error", content_type=text),
-            "http503": Response(503, b"busy", headers={"Retry-After": "1"}, content_type=text),
-            "http429": Response(429, b"slow down", headers={"Retry-After": "1"}, content_type=text),
-            "truncate": Response(body=data[: len(data) // 3], declared_length=len(data), content_type=ctype),
-            "redirect_loop": Response(302, headers={"Location": f"{PREFIX}{req.path}"}),
-            "redirect_private": Response(302, headers={"Location": f"http://127.0.0.1:{CLOSED_PORT}/latest/meta-data/"}),
-            "gzip_bomb": Response(body=_gzip_bomb(), content_type=ctype, headers={"Content-Encoding": "gzip"}),
-        }
-        if kind in simple:
-            return simple[kind]
-        raw = {
-            "reset": lambda: _reset,
-            "stall": lambda: _stall(data, ctype),
-            "stall_headers": lambda: _stall_headers,
-            "drip": lambda: _drip(data, ctype),
-            "huge_body": lambda: _huge_body,
-            "huge_length": lambda: _huge_length(data),
-            "short_length": lambda: _short_length(data, ctype),
+        private = f"http://127.0.0.1:{CLOSED_PORT}/latest/meta-data/"
+        make = {  # built on demand: the gzip bomb alone costs a second of CPU the first time
+            "http500": lambda: Response(500, b"internal error", content_type=text),
+            "http503": lambda: Response(503, b"busy", headers={"Retry-After": "1"}, content_type=text),
+            "http429": lambda: Response(429, b"slow down", headers={"Retry-After": "1"}, content_type=text),
+            "truncate": lambda: Response(body=data[: len(data) // 3], declared_length=len(data), content_type=ctype),
+            "redirect_loop": lambda: Response(302, headers={"Location": f"{PREFIX}{req.path}"}),
+            "redirect_private": lambda: Response(302, headers={"Location": private}),
+            "gzip_bomb": lambda: Response(body=_gzip_bomb(), content_type=ctype, headers={"Content-Encoding": "gzip"}),
+            "reset": lambda: Response(raw=_reset),
+            "stall": lambda: Response(raw=_stall(data, ctype)),
+            "stall_headers": lambda: Response(raw=_stall_headers),
+            "drip": lambda: Response(raw=_drip(data, ctype)),
+            "huge_body": lambda: Response(raw=_huge_body),
+            "huge_length": lambda: Response(raw=_huge_length(data)),
+            "short_length": lambda: Response(raw=_short_length(data, ctype)),
         }.get(kind)
-        return Response(raw=raw()) if raw else None
+        return make() if make else None
 
     def _metadata(self, name: str, req: Request) -> Response:
         if name == "boxable.csv":

@@ -186,7 +186,8 @@ def test_kill_flickr_crawl_day(sample_source, tmp_path, figures):
     assert_nothing_partial(facts["visible_after_kill"], reference)
     day = f"meta/{fa.DENSE_DAY}/done"
     assert day not in facts["visible_after_kill"], "a killed crawl must not look done"
-    assert visible(killed) == reference
+    # crawl.json names the TSV by its full path: the two roots differ there and nowhere else
+    assert {k: v.replace(str(killed).encode(), str(whole).encode()) for k, v in visible(killed).items()} == reference
     report = json.loads(reference[f"meta/{fa.DENSE_DAY}/crawl.json"])
     facts["summary"] = (f"day {fa.DENSE_DAY}: {report['rows']} rows, {report['requests']} API requests; "
                         f"killed after 4 requests; TSV, crawl.json and done marker equal byte for byte")
