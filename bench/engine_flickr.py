@@ -62,7 +62,7 @@ def crawl(a: argparse.Namespace) -> dict:
     import gzip
 
     from include.visionflow.datasets import flickr
-    from include.visionflow.sources.flickr import FlickrClient, FlickrConfig
+    from include.visionflow.sources.flickr_api import FlickrClient, FlickrConfig
     from include.visionflow.storage import open_storage
 
     client = FlickrClient(FlickrConfig(api_key=a.key, endpoint=a.endpoint, requests_per_hour=1e9))

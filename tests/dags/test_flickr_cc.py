@@ -15,6 +15,7 @@ from include.visionflow.manifest import read_manifest
 from include.visionflow.shards import ShardSpec
 from include.visionflow.sources.base import Dropped
 from include.visionflow.sources.flickr import DEFAULT_LICENSE_IDS, FlickrMapper
+from include.visionflow.sources.flickr_api import SearchQuery
 from include.visionflow.sources.timeslice import Slice
 from include.visionflow.storage import open_storage
 
@@ -157,7 +158,7 @@ def test_hook_reads_the_connection_and_keeps_secrets_out_of_repr(sample_source, 
     assert config.endpoint == sample_source.urls["flickr_endpoint"] and config.requests_per_hour == 1_000_000
     assert fa.API_KEY not in repr(config) and fa.API_KEY not in repr(hook.get_conn().config)
     day = Slice(fa._epoch("2021-06-01"), fa._epoch("2021-06-01") + 86399, DEFAULT_LICENSE_IDS)
-    assert hook.get_conn().search(day, per_page=1).total > 0
+    assert hook.get_conn().search(SearchQuery(day, per_page=1)).total > 0
 
     default = config_from_connection(None, None, None, "k", {})
     assert default.endpoint == "https://api.flickr.com/services/rest" and default.requests_per_hour == 3600

@@ -14,13 +14,12 @@ from include.visionflow.datasets.flickr import DayLayout, crawl_day, crawled_day
 from include.visionflow.errors import FetchError
 from include.visionflow.fetch.http import FetchConfig, Fetcher
 from include.visionflow.sources.base import Dropped, IngestionError
-from include.visionflow.sources.flickr import (
-    DEFAULT_LICENSE_IDS,
+from include.visionflow.sources.flickr import DEFAULT_LICENSE_IDS, FlickrMapper
+from include.visionflow.sources.flickr_api import (
     SECRET_PARAMS,
     FlickrApiError,
     FlickrClient,
     FlickrConfig,
-    FlickrMapper,
     OAuthCredentials,
 )
 from include.visionflow.sources.timeslice import PlanConfig

@@ -20,9 +20,9 @@ from include.visionflow.sources.flickr import (
     create_tags,
     license_table,
     meta_data,
-    parse_search,
     validate_url,
 )
+from include.visionflow.sources.flickr_api import parse_search
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources" / "flickr"
 

@@ -135,7 +135,10 @@ def test_memory_stays_flat_as_the_crawl_grows(tmp_path):
 
     peak(8_000)  # warm-up: the first build imports modules lazily, and tracemalloc counts that too
     small, large = peak(1_000), peak(8_000)
-    assert large < small * 2, (small, large)
+    # Memory that grew with the crawl would be ~8x here. The peak of a flat build is its fixed buffers,
+    # which measured 1.1-2.2 MB for either size depending on what earlier tests left in the allocator,
+    # so the bound leaves room for that noise (it made the earlier 2x bound flaky) and still catches growth.
+    assert large < small * 4, (small, large)
 
 
 def test_convert_to_mmap_holds_local_file_of_every_line_in_order(crawled):

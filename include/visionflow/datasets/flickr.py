@@ -32,8 +32,9 @@ from include.visionflow.formats.openverse_tsv import GzipTsvWriter, ImageRecord
 from include.visionflow.manifest import ItemResult, ShardStats, Status, merge_stats, read_stats
 from include.visionflow.paths import safe_component
 from include.visionflow.shards import ShardSpec, process_shard, rows_per_shard, work_rel, write_shards
-from include.visionflow.sources.flickr import FlickrClient, FlickrIngester
-from include.visionflow.sources.timeslice import PlanConfig
+from include.visionflow.sources.flickr import FlickrIngester
+from include.visionflow.sources.flickr_api import FlickrClient
+from include.visionflow.sources.timeslice import PlanConfig, Slice
 from include.visionflow.storage import Storage
 from include.visionflow.verify import file_md5
 
@@ -153,12 +154,12 @@ def crawl_day(client: FlickrClient, storage: Storage, day: str | date, strategy:
     requests_before = client.requests
     if strategy == "plan":
         try:
-            rounds = [s.to_round() for s in ingester.plan(start, end, licenses, plan_config).slices]
+            rounds = ingester.plan(start, end, licenses, plan_config).slices
         except BaseException:
             sink.discard()
             raise
     else:
-        rounds = [{"start": start, "end": end, "licenses": list(licenses)}]
+        rounds = [Slice(start, end, licenses)]
     stats = ingester.ingest(rounds)  # commits the sink, also on error (no done marker then)
     result = CrawlResult(
         day=layout.day, rows=sink.rows, requests=client.requests - requests_before,

@@ -13,14 +13,16 @@ import json
 import logging
 from abc import ABC, abstractmethod
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any, Generic, Iterable, Protocol, TypeVar
 
 from include.visionflow.errors import VisionflowError
 
 log = logging.getLogger(__name__)
 
-R = TypeVar("R")
+R = TypeVar("R")  # a record
+Q = TypeVar("Q")  # a round: one query paged to its end (a time slice, for Flickr)
+P = TypeVar("P")  # the query of one page of a round
 
 
 class RecordSink(Protocol[R]):
@@ -39,10 +41,10 @@ class Dropped:
 
 
 @dataclass
-class RoundResult:
+class RoundResult(Generic[Q]):
     """What one round (one query, paged to its end) saw."""
 
-    params: dict
+    round: Q
     pages: int = 0
     items: int = 0
     new_items: int = 0
@@ -90,7 +92,12 @@ class LimitReached(Exception):
     """Internal: the record limit stops the whole ingestion, not just a round."""
 
 
-class ProviderIngester(ABC, Generic[R]):
+def describe(value: Any) -> dict:
+    """A round or page query as plain data for logs and errors."""
+    return asdict(value) if is_dataclass(value) else dict(value)
+
+
+class ProviderIngester(ABC, Generic[R, Q, P]):
     """Subclass and implement the hooks; call ``ingest(rounds)``.
 
     :param sink: receives records; committed once at the end (or before an error is raised)
@@ -107,11 +114,11 @@ class ProviderIngester(ABC, Generic[R]):
 
     # -- hooks ---------------------------------------------------------------------------------------------
     @abstractmethod
-    def get_next_query_params(self, prev: dict | None, round_params: dict) -> dict:
-        """Params of the next page: ``prev`` is None for the first page of a round."""
+    def get_next_query_params(self, prev: P | None, round: Q) -> P:
+        """The query of the next page: ``prev`` is None for the first page of a round."""
 
     @abstractmethod
-    def get_response_json(self, params: dict) -> dict:
+    def get_response_json(self, params: P) -> dict:
         """One request. Raise on errors; never return None for 'no data'."""
 
     @abstractmethod
@@ -130,28 +137,28 @@ class ProviderIngester(ABC, Generic[R]):
         """Whether to request the next page. Set ``result.saturated`` when stopping at a cap."""
         return True
 
-    def get_followup_rounds(self, result: RoundResult) -> list[dict]:
+    def get_followup_rounds(self, result: RoundResult[Q]) -> list[Q]:
         """Rounds to queue after a round (e.g. a narrower query after a saturated one)."""
         return []
 
-    def public_params(self, params: dict) -> dict:
-        """Params safe to log and put in errors (override to drop secrets)."""
-        return params
+    def public_params(self, round: Q) -> dict:
+        """A round as data safe to log and put in errors (override to drop secrets)."""
+        return describe(round)
 
     # -- the loop ------------------------------------------------------------------------------------------
-    def ingest(self, rounds: Iterable[dict]) -> IngestionStats:
+    def ingest(self, rounds: Iterable[Q]) -> IngestionStats:
         """Run every round (and the follow-ups they queue), commit, then raise any collected errors."""
         queue = deque(rounds)
         try:
             while queue:
-                round_params = queue.popleft()
+                round = queue.popleft()
                 try:
-                    result = self._run_round(round_params)
+                    result = self._run_round(round)
                 except LimitReached:
                     log.info("record limit %s reached", self.limit)
                     break
                 except Exception as err:  # noqa: BLE001 - wrapped with context; skipped or re-raised below
-                    wrapped = IngestionError(err, self.public_params(round_params))
+                    wrapped = IngestionError(err, self.public_params(round))
                     if not self.skip_errors:
                         raise wrapped from err
                     log.warning("skipping failed round: %s", wrapped)
@@ -168,10 +175,10 @@ class ProviderIngester(ABC, Generic[R]):
         log.info("ingestion done: %s", self.stats.to_dict())
         return self.stats
 
-    def _run_round(self, round_params: dict) -> RoundResult:
-        result = RoundResult(params=round_params)
+    def _run_round(self, round: Q) -> RoundResult[Q]:
+        result = RoundResult(round=round)
         self.stats.rounds += 1
-        params = self.get_next_query_params(None, round_params)
+        params = self.get_next_query_params(None, round)
         round_seen: set[str] = set()
         while True:
             response = self.get_response_json(params)
@@ -187,10 +194,10 @@ class ProviderIngester(ABC, Generic[R]):
                 result.last_item = last_new
             if not self.get_should_continue(response, batch, new, result):
                 break
-            params = self.get_next_query_params(params, round_params)
+            params = self.get_next_query_params(params, round)
         if result.saturated:
             self.stats.saturated_rounds += 1
-        log.debug("round %s: %s pages, %s items, %s new", self.public_params(round_params), result.pages,
+        log.debug("round %s: %s pages, %s items, %s new", self.public_params(round), result.pages,
                   result.items, result.new_items)
         return result
 

@@ -1,4 +1,5 @@
-"""Flickr ``flickr.photos.search``: licence table, record mapping, the API client and the ingester hooks.
+"""Flickr as a provider: the licence table, the record mapping and the ingester hooks (the API client is in
+``flickr_api.py``).
 
 External limits: one API key may make 3,600 requests per hour; one query reaches at most 4,000 results (pages
 past that repeat earlier photos); ``photos.total`` is often lower than the truth; pages are 1-based;
@@ -14,19 +15,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from include.visionflow.errors import BadInputError, FetchError, VisionflowError
+from include.visionflow.errors import BadInputError
 from include.visionflow.formats.openverse_tsv import ImageRecord
 from include.visionflow.sources.base import Dropped, RecordSink, RoundResult
+from include.visionflow.sources.flickr_api import MAX_UNIQUE_RESULTS, PER_PAGE, FlickrClient, SearchQuery, parse_search
 from include.visionflow.sources.timeslice import Slice, TimeDelineatedIngester
 
 log = logging.getLogger(__name__)
 
 PROVIDER = "flickr"
-ENDPOINT = "https://api.flickr.com/services/rest"
-PER_PAGE = 500
-MAX_UNIQUE_RESULTS = 4000
-EXTRAS = ("description,license,date_upload,date_taken,owner_name,tags,o_dims,url_t,url_s,url_m,url_l,views,"
-          "content_type")
 DEFAULT_LICENSE_IDS = (1, 2, 3, 4, 5, 6, 9, 10)
 PHOTO_URL_BASE = "https://www.flickr.com/photos/"
 DESCRIPTION_MAX = 2000
@@ -34,7 +31,6 @@ TAGS_MAX = 2000
 # Upstream (continuous_ssl crawl_flickr.py) prefers medium; Openverse prefers large: ("l", "m", "s").
 SEED_SIZE_PREFERENCE = ("m", "l", "s")
 OPENVERSE_SIZE_PREFERENCE = ("l", "m", "s")
-SECRET_PARAMS = ("api_key", "oauth_signature", "oauth_token", "oauth_consumer_key")
 
 # Openverse common/loader/provider_details.py: owner NSID -> sub-provider ``source``.
 SUB_PROVIDERS: dict[str, frozenset[str]] = {
@@ -239,160 +235,7 @@ def meta_data(photo: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if v is not None}
 
 
-# -- the API client -------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class OAuthCredentials:
-    """OAuth 1.0a user credentials; the API key is the consumer key, ``api_secret`` its secret."""
-
-    api_secret: str = field(repr=False)
-    oauth_token: str = field(repr=False)
-    oauth_token_secret: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class FlickrConfig:
-    """Everything the client needs; secrets are kept out of ``repr``."""
-
-    api_key: str = field(repr=False)
-    endpoint: str = ENDPOINT
-    requests_per_hour: float = 3600.0
-    oauth: OAuthCredentials | None = field(default=None, repr=False)
-    licenses: Mapping[int, License] = field(default_factory=lambda: dict(LICENSES))
-
-    def __post_init__(self):
-        if not self.api_key:
-            raise BadInputError("the Flickr API key is empty: set it as the flickr_default connection's password")
-        if not self.endpoint.startswith(("http://", "https://")):
-            raise BadInputError(f"Flickr endpoint {self.endpoint!r} is not an http(s) URL")
-        if self.requests_per_hour <= 0:
-            raise BadInputError(f"requests_per_hour must be positive, got {self.requests_per_hour}")
-
-    def secrets(self) -> list[str]:
-        values = [self.api_key]
-        if self.oauth:
-            values += [self.oauth.api_secret, self.oauth.oauth_token, self.oauth.oauth_token_secret]
-        return [v for v in values if v]
-
-
-class FlickrApiError(VisionflowError):
-    """The API answered ``stat: fail`` (or something that is not a search response)."""
-
-    def __init__(self, code: Any, message: str):
-        super().__init__(f"Flickr API error {code}: {message}")
-        self.code = code
-
-
-@dataclass(frozen=True)
-class SearchPage:
-    page: int
-    pages: int
-    perpage: int
-    total: int
-    photos: list[dict]
-
-
-class _MaskFilter(logging.Filter):
-    """Masks secrets in records of loggers that print request URLs or signing strings at DEBUG (urllib3,
-    oauthlib): secret query params by name, and every registered secret value wherever it appears."""
-
-    def __init__(self):
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from include.visionflow.fetch.http import mask_secrets
-
-        message = record.getMessage()
-        masked = mask_secrets(message, SECRET_PARAMS)
-        for secret in self.secrets:
-            masked = masked.replace(secret, "***")
-        if masked != message:
-            record.msg, record.args = masked, ()
-        return True
-
-
-_MASK_FILTER = _MaskFilter()
-
-
-def _mask_url_loggers(secrets: list[str]) -> None:
-    _MASK_FILTER.secrets.update(secrets)
-    for name in ("urllib3.connectionpool", "requests_oauthlib.oauth1_auth", "oauthlib.oauth1.rfc5849"):
-        logger = logging.getLogger(name)
-        if _MASK_FILTER not in logger.filters:
-            logger.addFilter(_MASK_FILTER)
-
-
-class FlickrClient:
-    """Rate-limited, masked calls to the REST endpoint. ``requests`` counts every request sent."""
-
-    def __init__(self, config: FlickrConfig, fetcher=None, limiter=None):
-        from include.visionflow.fetch.http import FetchConfig, Fetcher
-        from include.visionflow.fetch.limit import RateLimiter
-
-        self.config = config
-        self.fetcher = fetcher or Fetcher(FetchConfig(retries=5, max_bytes=32 * 1024 * 1024),
-                                          secret_params=SECRET_PARAMS)
-        self.limiter = limiter or RateLimiter(config.requests_per_hour)
-        self.requests = 0
-        self._auth = None
-        _mask_url_loggers(config.secrets())
-        if config.oauth is not None:
-            from requests_oauthlib import OAuth1
-
-            self._auth = OAuth1(config.api_key, client_secret=config.oauth.api_secret,
-                                resource_owner_key=config.oauth.oauth_token,
-                                resource_owner_secret=config.oauth.oauth_token_secret)
-
-    def mask(self, text: str) -> str:
-        for secret in self.config.secrets():
-            text = text.replace(secret, "***")
-        return text
-
-    def call(self, method: str, **params: Any) -> dict:
-        query = {"method": method, "api_key": self.config.api_key, "format": "json", "nojsoncallback": 1,
-                 **params}
-        self.limiter.acquire()
-        self.requests += 1
-        try:
-            data = self.fetcher.get_json(self.config.endpoint, params=query, auth=self._auth)
-        except FetchError as err:
-            # The fetcher masks query params; this also catches a key echoed anywhere else.
-            raise FetchError(err.reason, self.mask(err.detail), err.status_code) from None
-        if not isinstance(data, dict) or data.get("stat") != "ok":
-            code = data.get("code") if isinstance(data, dict) else None
-            message = data.get("message", "no message") if isinstance(data, dict) else "not a JSON object"
-            raise FlickrApiError(code, self.mask(f"{message} (method {method})"))
-        return data
-
-    def search(self, sl: Slice, page: int = 1, per_page: int = PER_PAGE, sort: str | None = None) -> SearchPage:
-        data = self.call("flickr.photos.search", **search_params(sl, page, per_page, sort))
-        return parse_search(data)
-
-
-def search_params(sl: Slice, page: int, per_page: int, sort: str | None) -> dict[str, Any]:
-    """Openverse's query (§6.1), with 1-based pages and epoch-second bounds (inclusive)."""
-    params: dict[str, Any] = {
-        "min_upload_date": sl.start, "max_upload_date": sl.end,
-        "license": ",".join(str(i) for i in sl.licenses), "media": "photos", "safe_search": 1,
-        "extras": EXTRAS, "page": page, "per_page": per_page,
-    }
-    if sort:
-        params["sort"] = sort
-    return params
-
-
-def parse_search(data: Mapping[str, Any]) -> SearchPage:
-    photos = data.get("photos")
-    if not isinstance(photos, Mapping) or not isinstance(photos.get("photo", []), list):
-        raise FlickrApiError("malformed", "response has no photos.photo list")
-    return SearchPage(
-        page=int(photos.get("page", 1) or 1), pages=int(photos.get("pages", 0) or 0),
-        perpage=int(photos.get("perpage", 0) or 0), total=int(photos.get("total", 0) or 0),
-        photos=list(photos.get("photo", [])),
-    )
-
-
-class FlickrIngester(TimeDelineatedIngester[ImageRecord]):
+class FlickrIngester(TimeDelineatedIngester[ImageRecord, SearchQuery]):
     """The Flickr hooks. Queries are sorted by upload date ascending so a saturated slice has a cursor."""
 
     SORT = "date-posted-asc"
@@ -409,18 +252,16 @@ class FlickrIngester(TimeDelineatedIngester[ImageRecord]):
         # is crawled as planned, that page is not fetched again.
         self._first_pages: dict[tuple[int, int, tuple[int, ...]], dict] = {}
 
-    def get_next_query_params(self, prev: dict | None, round_params: dict) -> dict:
-        page = 1 if prev is None else prev["page"] + 1
-        return {**round_params, "page": page}
+    def get_next_query_params(self, prev: SearchQuery | None, round: Slice) -> SearchQuery:
+        return SearchQuery(round, 1 if prev is None else prev.page + 1, self.per_page, self.SORT)
 
-    def get_response_json(self, params: dict) -> dict:
-        sl = Slice.from_round(params)
-        if params["page"] == 1:
+    def get_response_json(self, params: SearchQuery) -> dict:
+        sl = params.slice
+        if params.page == 1:
             cached = self._first_pages.pop((sl.start, sl.end, sl.licenses), None)
             if cached is not None:
                 return cached
-        return self.client.call("flickr.photos.search",
-                                **search_params(Slice.from_round(params), params["page"], self.per_page, self.SORT))
+        return self.client.call("flickr.photos.search", **params.api_params())
 
     def get_batch_data(self, response: dict) -> list:
         return parse_search(response).photos
@@ -444,6 +285,6 @@ class FlickrIngester(TimeDelineatedIngester[ImageRecord]):
         return True
 
     def get_record_count(self, sl: Slice) -> int:
-        response = self.client.call("flickr.photos.search", **search_params(sl, 1, self.per_page, self.SORT))
+        response = self.client.call("flickr.photos.search", **SearchQuery(sl, 1, self.per_page, self.SORT).api_params())
         self._first_pages[(sl.start, sl.end, sl.licenses)] = response
         return parse_search(response).total

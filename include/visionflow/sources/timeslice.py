@@ -32,6 +32,7 @@ from include.visionflow.sources.base import ProviderIngester, RoundResult
 log = logging.getLogger(__name__)
 
 R = TypeVar("R")
+P = TypeVar("P")
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,6 @@ class Slice:
     def span(self) -> int:
         return self.end - self.start + 1
 
-    def to_round(self) -> dict:
-        return {"start": self.start, "end": self.end, "licenses": list(self.licenses)}
-
-    @classmethod
-    def from_round(cls, params: dict) -> "Slice":
-        return cls(int(params["start"]), int(params["end"]), tuple(params["licenses"]))
 
 
 @dataclass(frozen=True)
@@ -175,8 +170,8 @@ def split_saturated(sl: Slice, cursor: int) -> tuple[list[Slice], bool]:
     return [Slice(sl.start, sl.start, (lic,)) for lic in sl.licenses] + rest, False
 
 
-class TimeDelineatedIngester(ProviderIngester[R]):
-    """Rounds are ``Slice.to_round()`` dicts; saturated rounds continue through ``split_saturated``."""
+class TimeDelineatedIngester(ProviderIngester[R, Slice, P]):
+    """Rounds are time slices; saturated rounds continue through ``split_saturated``."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -193,10 +188,10 @@ class TimeDelineatedIngester(ProviderIngester[R]):
     def plan(self, start: int, end: int, licenses: tuple[int, ...], cfg: PlanConfig | None = None) -> Plan:
         return plan_slices(start, end, licenses, self.get_record_count, cfg)
 
-    def get_followup_rounds(self, result: RoundResult) -> list[dict]:
+    def get_followup_rounds(self, result: RoundResult[Slice]) -> list[Slice]:
         if not result.saturated:
             return []
-        sl = Slice.from_round(result.params)
+        sl = result.round
         cursor = self.get_item_time(result.last_item) if result.last_item is not None else sl.start
         followups, capped = split_saturated(sl, max(cursor, sl.start))
         if capped:
@@ -205,4 +200,4 @@ class TimeDelineatedIngester(ProviderIngester[R]):
                       "some are unreachable", sl.start, sl.licenses)
         log.info("slice %s..%s saturated; continuing with %s", sl.start, sl.end,
                  [(f.start, f.end, f.licenses) for f in followups])
-        return [f.to_round() for f in followups]
+        return followups

@@ -21,7 +21,8 @@ DEFAULT_PATH = "/services/rest"
 def config_from_connection(schema: str | None, host: str | None, port: int | None, password: str | None,
                            extra: Mapping[str, Any]):
     """A ``FlickrConfig`` from connection fields (kept separate from the hook so it is easy to test)."""
-    from include.visionflow.sources.flickr import FlickrConfig, OAuthCredentials, license_table
+    from include.visionflow.sources.flickr import license_table
+    from include.visionflow.sources.flickr_api import FlickrConfig, OAuthCredentials
 
     path = str(extra.get("endpoint") or DEFAULT_PATH)
     if not path.startswith("/"):
@@ -61,6 +62,6 @@ class FlickrHook(BaseHook):
         return config_from_connection(conn.schema, conn.host, conn.port, conn.password, conn.extra_dejson)
 
     def get_conn(self):
-        from include.visionflow.sources.flickr import FlickrClient
+        from include.visionflow.sources.flickr_api import FlickrClient
 
         return FlickrClient(self.config)
