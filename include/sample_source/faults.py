@@ -72,7 +72,7 @@ KINDS = {k.name: k for k in [
     Kind("redirect_private", "refused"),  # to loopback (failed_download when private networks are allowed)
     Kind("huge_length", "failed_download"),  # Content-Length of a terabyte
     Kind("huge_body", "failed_download"),  # no length, zeros until the client hangs up
-    Kind("gzip_bomb", "failed_download"),  # Content-Encoding gzip inflating to 64 MB
+    Kind("gzip_bomb", "failed_download"),  # Content-Encoding gzip inflating to 256 MB (4x the default limit)
     Kind("gzip_ok", "ok"),  # the picture gzip-encoded in transit
     Kind("pixel_bomb", "failed_decode"),  # 900 Mpx 1-bit PNG, ~100 KB
     Kind("mid_bomb", "failed_decode"),  # 132 Mpx: above our limit, below Pillow's own
@@ -262,7 +262,7 @@ _BOMB_LOCK = threading.Lock()
 
 @functools.lru_cache(maxsize=1)
 def _gzip_bomb_bytes() -> bytes:
-    return gzip.compress(b"\x00" * (64 << 20), compresslevel=9, mtime=0)
+    return gzip.compress(b"\x00" * (256 << 20), compresslevel=9, mtime=0)
 
 
 def _gzip_bomb() -> bytes:

@@ -20,6 +20,7 @@ from include.visionflow.datasets import openimages as oi
 from include.visionflow.fetch.http import MAX_REDIRECTS, FetchConfig, Fetcher
 from include.visionflow.manifest import read_manifest
 from include.visionflow.storage import open_storage
+from tests.reliability.known_defects import LEFT_OUT
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -29,14 +30,6 @@ THREADS = 16
 # that fires on a healthy response would be the test's fault, not the engine's).
 CONFIG = FetchConfig(connect_timeout=3.0, read_timeout=2.0, retries=2, backoff=0.02, max_backoff=0.2,
                      max_bytes=1 << 20)
-# Kinds left out of this run because they expose a defect not yet fixed on main (see REPORT.md).
-LEFT_OUT: dict[str, str] = {
-    "drip": "no total deadline per fetch yet: a body that drips one byte every 0.1 s keeps a worker for "
-            "minutes (issue 9, item 4)",
-    "gzip_ok": "a gzip-encoded body longer than the picture it decodes to ends `truncated`: the length check "
-               "compares decoded bytes with the encoded Content-Length (issue 12, item 2)",
-    "mode_png16_gray": "a 16-bit greyscale PNG is stored white with status ok (issue 12, item 4)",
-}
 # A URL may be asked (retries+1) times per connection attempt and that again per body attempt; a redirect
 # loop costs one request per hop.
 MAX_REQUESTS = max((CONFIG.retries + 1) ** 2, MAX_REDIRECTS + 1)
