@@ -38,6 +38,7 @@ STALL_SECONDS = 6.0  # longer than any read timeout the suite uses
 DRIP_INTERVAL = 0.1  # shorter than any read timeout: only a total deadline ends a drip
 DRIP_SECONDS = 60.0
 HUGE_BODY_CAP = 512 << 20
+REDIRECT_HOPS = 3
 CLOSED_PORT = 1  # nothing listens there: a followed private redirect fails fast instead of reaching a service
 OPENIMAGES_COLUMNS = ["ImageID", "Subset", "OriginalURL", "OriginalLandingURL", "License", "AuthorProfileURL",
                       "Author", "Title", "OriginalSize", "OriginalMD5", "Thumbnail300KURL", "Rotation"]
@@ -51,39 +52,45 @@ class Kind:
     expect: str
     weight: int = 2
     transient: bool = False  # drawn as "fail the first n requests" as often as "always fail"
+    what: str = ""
 
 
+MODES = {
+    "png16_gray": "16-bit greyscale PNG", "png16_rgb": "16-bit RGB PNG", "cmyk": "CMYK JPEG",
+    "palette": "palette PNG", "palette_alpha": "palette PNG with a transparent index", "la": "grey + alpha PNG",
+    "rgba": "RGBA PNG", "gray": "greyscale JPEG", "bilevel": "1-bit PNG", "progressive": "progressive JPEG",
+    "exif_rotated": "JPEG stored sideways with EXIF orientation 6", "gif": "GIF", "webp": "WebP",
+    "wide": "4000x3 PNG",
+}
 KINDS = {k.name: k for k in [
-    Kind("ok", "ok"),
-    Kind("http500", "failed_download", 4, transient=True),
-    Kind("http503", "failed_download", 4, transient=True),  # with Retry-After
-    Kind("http429", "failed_download", 4, transient=True),  # with Retry-After
-    Kind("reset", "failed_download", 4, transient=True),  # TCP RST instead of a response
-    Kind("stall", "failed_download", 3, transient=True),  # half the body, then silence
-    Kind("truncate", "failed_download", 4, transient=True),  # announces more than it sends
-    Kind("stall_headers", "failed_download", 1),  # silence before the status line
-    Kind("drip", "failed_download", 1),  # one byte every DRIP_INTERVAL: no read ever times out
-    Kind("short_length", "failed_checksum"),  # Content-Length below the body: a prefix arrives
-    Kind("wrong_type", "ok"),  # a JPEG served as text/html
-    Kind("html_body", "failed_decode"),  # an HTML page served as image/jpeg (MD5 announced for it)
-    Kind("redirect_chain", "ok"),  # three hops, then the picture
-    Kind("slow", "ok", 0),  # the picture after n milliseconds (never drawn: kill tests use it to last)
-    Kind("redirect_loop", "failed_download"),
-    Kind("redirect_private", "refused"),  # to loopback (failed_download when private networks are allowed)
-    Kind("huge_length", "failed_download"),  # Content-Length of a terabyte
-    Kind("huge_body", "failed_download"),  # no length, zeros until the client hangs up
-    Kind("gzip_bomb", "failed_download"),  # Content-Encoding gzip inflating to 256 MB (4x the default limit)
-    Kind("gzip_ok", "ok"),  # the picture gzip-encoded in transit
-    Kind("pixel_bomb", "failed_decode"),  # 900 Mpx 1-bit PNG, ~100 KB
-    Kind("mid_bomb", "failed_decode"),  # 132 Mpx: above our limit, below Pillow's own
-    Kind("jpeg_bomb", "failed_decode"),  # a JPEG whose header claims 60000x60000
-    Kind("not_image", "failed_decode"),  # random bytes
-    *[Kind(f"mode_{m}", "ok", 1) for m in (
-        "png16_gray", "png16_rgb", "cmyk", "palette", "palette_alpha", "la", "rgba", "gray", "bilevel",
-        "progressive", "exif_rotated", "gif", "webp", "wide")],
+    Kind("ok", "ok", what="a plain JPEG"),
+    Kind("http500", "failed_download", 4, True, "HTTP 500"),
+    Kind("http503", "failed_download", 4, True, "HTTP 503 with Retry-After: 1"),
+    Kind("http429", "failed_download", 4, True, "HTTP 429 with Retry-After: 1"),
+    Kind("reset", "failed_download", 4, True, "TCP RST instead of a response"),
+    Kind("stall", "failed_download", 3, True, f"half the body, then {STALL_SECONDS:.0f} s of silence"),
+    Kind("truncate", "failed_download", 4, True, "announces more bytes than it sends, then closes"),
+    Kind("stall_headers", "failed_download", 1, what=f"{STALL_SECONDS:.0f} s of silence before the status line"),
+    Kind("drip", "failed_download", 1, what=f"one byte every {DRIP_INTERVAL} s: no single read times out"),
+    Kind("short_length", "failed_checksum", what="Content-Length 100 below the body: a prefix arrives"),
+    Kind("wrong_type", "ok", what="a JPEG served as text/html"),
+    Kind("html_body", "failed_decode", what="an HTML page served as image/jpeg (its MD5 announced)"),
+    Kind("redirect_chain", "ok", what=f"{REDIRECT_HOPS} redirects, then the picture"),
+    Kind("slow", "ok", 0, what="the picture after n ms (never drawn: kill tests use it to last)"),
+    Kind("redirect_loop", "failed_download", what="a redirect to itself"),
+    Kind("redirect_private", "refused",
+         what="a redirect to 127.0.0.1:1 (failed_download when private networks are allowed)"),
+    Kind("huge_length", "failed_download", what="Content-Length of a terabyte"),
+    Kind("huge_body", "failed_download", what="no length, zeros until the client hangs up"),
+    Kind("gzip_bomb", "failed_download", what="gzip Content-Encoding inflating to 256 MB (4x the default limit)"),
+    Kind("gzip_ok", "ok", what="the picture gzip-encoded in transit, encoded body longer than the picture"),
+    Kind("pixel_bomb", "failed_decode", what="900 Mpx 1-bit PNG of ~100 KB"),
+    Kind("mid_bomb", "failed_decode", what="132 Mpx 1-bit PNG: above our limit, below Pillow's own"),
+    Kind("jpeg_bomb", "failed_decode", what="a JPEG whose frame header claims 60000x60000"),
+    Kind("not_image", "failed_decode", what="random bytes served as image/jpeg"),
+    *[Kind(f"mode_{m}", "ok", 1, what=what) for m, what in MODES.items()],
 ]}
 TRANSIENT_FAILS = (1, 2, 4)
-REDIRECT_HOPS = 3
 
 
 @dataclass(frozen=True)

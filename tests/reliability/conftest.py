@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from include.sample_source.faults import KINDS
+from tests.reliability.known_defects import LEFT_OUT
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 REPORT = HERE / "REPORT.md"
@@ -91,6 +94,16 @@ class Figures:
         for name, outcome in self.outcomes.items():
             out.append(f"| `{name}` | {'held' if outcome == 'passed' else outcome.upper()} | "
                        f"{self.durations.get(name, 0):.1f} |")
+        out += ["", "## What was tried: the fault catalogue", "",
+                "`include/sample_source/faults.py`; a URL names its fault, transient kinds fail their first n "
+                "requests (n drawn from 1, 2, 4) or every request.", "",
+                "| kind | behaviour | transient | final status expected |", "|---|---|---|---|"]
+        out += [f"| {k.name} | {k.what} | {'yes' if k.transient else ''} | {k.expect} |" for k in KINDS.values()]
+        if LEFT_OUT:
+            out += ["", "## Left out: defects not fixed on main when this ran", "",
+                    "These kinds are excluded from the runs below (`tests/reliability/known_defects.py`); each "
+                    "comes back by deleting its line once the fix lands.", ""]
+            out += [f"- `{k}`: {v}" for k, v in LEFT_OUT.items()]
         for title, lines in self.sections.items():
             out += ["", f"## {title}", "", *lines]
         return "\n".join(out) + "\n"

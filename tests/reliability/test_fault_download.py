@@ -151,7 +151,4 @@ def _record(figures, items, first, second, hits1, hits2, seconds1, seconds2) -> 
         s2 = Counter(second[i.image_id].status.value for i in its)
         lines.append(f"| {kind} | {len(its)} | {transient} | {faults.KINDS[kind].expect} | "
                      f"{dict(s1)} {dict(r1) if r1 else ''} | {dict(s2)} | {max(hits1[i.image_id] for i in its)} |")
-    if LEFT_OUT:
-        lines += ["", "Left out of this run (defect not fixed on main yet):", ""]
-        lines += [f"- `{k}`: {v}" for k, v in LEFT_OUT.items()]
     figures.add("5,000 URLs with 30 % faults (OpenImages download)", lines)
