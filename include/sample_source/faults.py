@@ -40,6 +40,9 @@ DRIP_SECONDS = 60.0
 HUGE_BODY_CAP = 512 << 20
 REDIRECT_HOPS = 3
 CLOSED_PORT = 1  # nothing listens there: a followed private redirect fails fast instead of reaching a service
+# Loopback only: with private networks allowed (tests, demo) the redirect is followed and must reach nothing.
+PRIVATE_TARGETS = tuple(f"http://{host}:{CLOSED_PORT}/latest/meta-data/"
+                        for host in ("127.0.0.1", "localhost", "[::1]", "127.1.2.3", "[::ffff:127.0.0.1]"))
 OPENIMAGES_COLUMNS = ["ImageID", "Subset", "OriginalURL", "OriginalLandingURL", "License", "AuthorProfileURL",
                       "Author", "Title", "OriginalSize", "OriginalMD5", "Thumbnail300KURL", "Rotation"]
 
@@ -79,7 +82,8 @@ KINDS = {k.name: k for k in [
     Kind("slow", "ok", 0, what="the picture after n ms (never drawn: kill tests use it to last)"),
     Kind("redirect_loop", "failed_download", what="a redirect to itself"),
     Kind("redirect_private", "refused",
-         what="a redirect to 127.0.0.1:1 (failed_download when private networks are allowed)"),
+         what="a redirect to loopback (127.0.0.1, localhost, [::1], ...) port 1 (failed_download when private "
+              "networks are allowed)"),
     Kind("huge_length", "failed_download", what="Content-Length of a terabyte"),
     Kind("huge_body", "failed_download", what="no length, zeros until the client hangs up"),
     Kind("gzip_bomb", "failed_download", what="gzip Content-Encoding inflating to 256 MB (4x the default limit)"),
@@ -431,7 +435,7 @@ class _Handler:
 
     def _fault(self, kind: str, data: bytes, ctype: str, req: Request) -> Response | None:
         text = "text/plain"
-        private = f"http://127.0.0.1:{CLOSED_PORT}/latest/meta-data/"
+        private = PRIVATE_TARGETS[int(hashlib.md5(req.path.encode()).hexdigest(), 16) % len(PRIVATE_TARGETS)]
         make = {  # built on demand: the gzip bomb alone costs a second of CPU the first time
             "http500": lambda: Response(500, b"internal error", content_type=text),
             "http503": lambda: Response(503, b"busy", headers={"Retry-After": "1"}, content_type=text),

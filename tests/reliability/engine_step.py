@@ -35,12 +35,11 @@ def video_frames(args: dict) -> None:
 
 def flickr_crawl_day(args: dict) -> None:
     from include.visionflow.datasets.flickr import crawl_day
-    from include.visionflow.fetch.http import FetchConfig, Fetcher
-    from include.visionflow.sources.flickr import SECRET_PARAMS, FlickrClient, FlickrConfig
+    from include.visionflow.sources.flickr_api import FlickrClient, FlickrConfig
     from include.visionflow.storage import open_storage
 
     config = FlickrConfig(api_key=args["api_key"], endpoint=args["endpoint"], requests_per_hour=1e7)
-    client = FlickrClient(config, fetcher=Fetcher(FetchConfig(retries=3, backoff=0.01), secret_params=SECRET_PARAMS))
+    client = FlickrClient(config)  # as FlickrHook.client() makes it
     crawl_day(client, open_storage(args["root"]), args["day"], strategy=args["strategy"])
 
 
