@@ -30,9 +30,14 @@ THREADS = 16
 # that fires on a healthy response would be the test's fault, not the engine's).
 CONFIG = FetchConfig(connect_timeout=3.0, read_timeout=2.0, retries=2, backoff=0.02, max_backoff=0.2,
                      max_bytes=1 << 20)
-# A URL may be asked (retries+1) times per connection attempt and that again per body attempt; a redirect
-# loop costs one request per hop.
-MAX_REQUESTS = max((CONFIG.retries + 1) ** 2, MAX_REDIRECTS + 1)
+# Requests one URL may cost in one run: the first try and its retries; a redirect loop one per hop.
+MAX_REQUESTS = CONFIG.retries + 1
+MAX_REQUESTS_LOOP = MAX_REDIRECTS + 1
+
+
+def _over_budget(hits: dict[str, int], by_id: dict) -> dict[str, tuple[str, int]]:
+    return {k: (by_id[k].kind, n) for k, n in hits.items()
+            if n > (MAX_REQUESTS_LOOP if by_id[k].kind == "redirect_loop" else MAX_REQUESTS)}
 
 
 def _hits(source, items) -> dict[str, int]:
@@ -102,8 +107,8 @@ def test_5000_urls_with_30_percent_faults(fault_server, tmp_path, figures):
     assert not mismatched, f"stored pictures that do not match their source: {Counter(mismatched)}"
     partial = [p for p in _visible_files(tmp_path) if p.name.endswith(".part") or p.name.startswith(".")]
     assert not partial, f"temp files visible to readers: {partial[:5]}"
-    worst = max(hits1.items(), key=lambda kv: kv[1])
-    assert worst[1] <= MAX_REQUESTS, f"{by_id[worst[0]].kind} URL requested {worst[1]} times in one run"
+    over = _over_budget(hits1, by_id)
+    assert not over, f"URLs requested more often than retries allow: {Counter(over.values()).most_common(8)}"
 
     second, hits2, seconds2 = _run(storage, fault_server, items, "run2")
     refetched = [k for k, r in first.items() if r.status.value == "ok" and hits2[k]]
@@ -114,8 +119,7 @@ def test_5000_urls_with_30_percent_faults(fault_server, tmp_path, figures):
     assert all(r.reused for k, r in second.items() if first[k].status.value == "ok")
     newly_ok = [r for k, r in second.items() if r.status.value == "ok" and not r.reused]
     assert all(_matches((tmp_path / r.output).read_bytes(), by_id[r.key]) for r in newly_ok)
-    worst2 = max(hits2.values())
-    assert worst2 <= MAX_REQUESTS
+    assert not _over_budget(hits2, by_id)
 
     _record(figures, items, first, second, hits1, hits2, seconds1, seconds2)
 
@@ -130,7 +134,8 @@ def _record(figures, items, first, second, hits1, hits2, seconds1, seconds2) -> 
         f"{-(-N // 1000)} shards) -> `summarize`, then a second run (new work folder, same output root).",
         f"Fetch settings: retries {CONFIG.retries}, read timeout {CONFIG.read_timeout} s, connect timeout "
         f"{CONFIG.connect_timeout} s, backoff {CONFIG.backoff} s (cap {CONFIG.max_backoff} s), max body "
-        f"{CONFIG.max_bytes} bytes. Bound asserted on requests per URL per run: {MAX_REQUESTS}.",
+        f"{CONFIG.max_bytes} bytes. Bound asserted on requests per URL per run: {MAX_REQUESTS} (retries + 1), "
+        f"{MAX_REQUESTS_LOOP} for a redirect loop (one per hop).",
         "",
         f"- run 1: {seconds1:.1f} s, statuses {dict(Counter(r.status.value for r in first.values()))}",
         f"- run 2: {seconds2:.1f} s, statuses {dict(Counter(r.status.value for r in second.values()))}; "
