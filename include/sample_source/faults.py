@@ -92,6 +92,8 @@ KINDS = {k.name: k for k in [
     Kind("mid_bomb", "failed_decode", what="132 Mpx 1-bit PNG: above our limit, below Pillow's own"),
     Kind("jpeg_bomb", "failed_decode", what="a JPEG whose frame header claims 60000x60000"),
     Kind("not_image", "failed_decode", what="random bytes served as image/jpeg"),
+    Kind("robots_noai", "refused", what="the picture with `X-Robots-Tag: noai, noimageai` (opted out)"),
+    Kind("robots_other_agent", "ok", what="the picture with `X-Robots-Tag: otherbot: noai` (not addressed to us)"),
     *[Kind(f"mode_{m}", "ok", 1, what=what) for m, what in MODES.items()],
 ]}
 TRANSIENT_FAILS = (1, 2, 4)
@@ -451,6 +453,9 @@ class _Handler:
             "huge_body": lambda: Response(raw=_huge_body),
             "huge_length": lambda: Response(raw=_huge_length(data)),
             "short_length": lambda: Response(raw=_short_length(data, ctype)),
+            "robots_noai": lambda: Response(body=data, content_type=ctype, headers={"X-Robots-Tag": "noai, noimageai"}),
+            "robots_other_agent": lambda: Response(body=data, content_type=ctype,
+                                                   headers={"X-Robots-Tag": "otherbot: noai"}),
         }.get(kind)
         return make() if make else None
 
