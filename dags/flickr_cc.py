@@ -97,6 +97,14 @@ with DAG(
                             description="Images are scaled (up or down) so the shorter side has this size."),
         "quality": Param(75, type="integer", minimum=1, maximum=100, title="JPEG quality",
                          description="Quality of the stored JPEGs (75 is Pillow's default, as upstream)."),
+        "fetch_deadline_s": Param(120, type="integer", minimum=5, maximum=3600, title="Fetch deadline (s)",
+                                  description="Total time for one image: every connect, read and retry. "
+                                              "A slower image ends with reason timeout."),
+        "opt_out_directives": Param(["noai", "noimageai", "noindex", "noimageindex"], type="array",
+                                    items={"type": "string", "pattern": "^[a-z][a-z_-]*$"},
+                                    title="Opt-out directives",
+                                    description="X-Robots-Tag directives (for all agents or visionflow) that "
+                                                "make an image be skipped as opted_out. Empty: store all."),
         "output_root": OUTPUT_ROOT,
     },
     **dag_kwargs(__doc__, ["flickr", "images", "download"]),
@@ -106,6 +114,7 @@ with DAG(
     download = DownloadFlickrShardOperator.partial(
         task_id="download", output_root=root, root_dir="{{ params.root_dir }}",
         short_side="{{ params.short_side }}", quality="{{ params.quality }}", max_active_tis_per_dag=4,
+        fetch_deadline_s="{{ params.fetch_deadline_s }}", opt_out_directives="{{ params.opt_out_directives }}",
     ).expand(shard=plan.output)
     summary = SummarizeFlickrDownloadOperator(
         task_id="summarize", shards=plan.output, output_root=root, subset="{{ params.subset }}",

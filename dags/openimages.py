@@ -60,6 +60,14 @@ with DAG(
                           description="Sync train_*.tar.gz and validation.tar.gz and convert them to zips."),
         "tarball_glob": Param(["train_*.tar.gz", "validation.tar.gz"], type="array", items={"type": "string"},
                               title="Tarball globs", description="Which tarballs under tar/ to sync."),
+        "fetch_deadline_s": Param(120, type="integer", minimum=5, maximum=3600, title="Fetch deadline (s)",
+                                  description="Total time for one image: every connect, read and retry. "
+                                              "A slower image ends with reason timeout."),
+        "opt_out_directives": Param(["noai", "noimageai", "noindex", "noimageindex"], type="array",
+                                    items={"type": "string", "pattern": "^[a-z][a-z_-]*$"},
+                                    title="Opt-out directives",
+                                    description="X-Robots-Tag directives (for all agents or visionflow) that "
+                                                "make an image be skipped as opted_out. Empty: store all."),
         "refresh_metadata": Param(False, type="boolean", title="Refresh metadata",
                                   description="Download the metadata CSVs again even if present."),
     },
@@ -75,6 +83,7 @@ with DAG(
     )
     download = DownloadOpenImagesShardOperator.partial(
         task_id="download", output_root=root, thumbnail_size="{{ params.thumbnail_size }}",
+        fetch_deadline_s="{{ params.fetch_deadline_s }}", opt_out_directives="{{ params.opt_out_directives }}",
         max_active_tis_per_dag=4,
     ).expand(shard=plan.output)
     tarballs = ListOpenImagesTarballsOperator(

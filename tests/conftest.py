@@ -21,6 +21,8 @@ os.environ.update({
     "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME}/airflow.db",
     "VISIONFLOW_ALLOW_PRIVATE_NETWORKS": "1",
+    # Tests and the sample source keep their local inputs in temp folders.
+    "VISIONFLOW_INPUT_DIRS": tempfile.gettempdir(),
 })
 for path in (str(ROOT), str(ROOT / "plugins")):
     if path not in sys.path:

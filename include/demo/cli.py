@@ -59,7 +59,8 @@ def default_layout() -> Layout:
 
 
 def _env(lay: Layout, urls: dict[str, str]) -> dict[str, str]:
-    return ap.local_env(lay.home, API_PORT, {"VISIONFLOW_ALLOW_PRIVATE_NETWORKS": "1", **connections(urls)})
+    return ap.local_env(lay.home, API_PORT, {"VISIONFLOW_ALLOW_PRIVATE_NETWORKS": "1",
+                                                  "VISIONFLOW_INPUT_DIRS": str(lay.root), **connections(urls)})
 
 
 def _start_sample_source(lay: Layout, procs: ap.Procs) -> dict[str, str]:

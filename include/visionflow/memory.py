@@ -41,3 +41,25 @@ def keep_freed_buffers() -> bool:
              ((M_MMAP_THRESHOLD, MMAP_THRESHOLD), (M_TRIM_THRESHOLD, TRIM_THRESHOLD), (M_ARENA_MAX, ARENA_MAX)))
     log.debug("malloc tuned for large buffers: %s", ok)
     return ok
+
+
+@functools.cache
+def _malloc_trim():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+def release_free_memory() -> None:
+    """Hand freed heap memory of every arena back to the kernel (glibc ``malloc_trim``).
+
+    After a huge decode each thread's arena would otherwise keep its ~1.5 GB of freed pixels, so a budget
+    that lets decodes take turns would still see the process grow by one huge image per thread.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

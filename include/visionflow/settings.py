@@ -14,3 +14,20 @@ def allow_private_networks() -> bool:
 def default_threads() -> int:
     """Download threads per shard; I/O bound, so several per core."""
     return int(os.environ.get("VISIONFLOW_THREADS", "16"))
+
+
+PRODUCT = "visionflow/0.2"
+
+
+def user_agent() -> str:
+    """The User-Agent every fetch sends: names the tool and how to reach whoever runs it.
+
+    ``VISIONFLOW_USER_AGENT`` replaces it whole; otherwise ``VISIONFLOW_CONTACT_URL`` (a page or mailto: URL
+    of the deployment's operator) is added, so a site owner who sees our traffic can reach us.
+    """
+    explicit = os.environ.get("VISIONFLOW_USER_AGENT", "").strip()
+    if explicit:
+        return explicit
+    contact = os.environ.get("VISIONFLOW_CONTACT_URL", "").strip()
+    where = f"+{contact}; " if contact else ""
+    return f"{PRODUCT} ({where}dataset builder; honours X-Robots-Tag noai)"

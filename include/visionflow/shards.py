@@ -96,26 +96,71 @@ def rows_per_shard(total: int, minimum: int = 1000, max_shards: int = MAX_SHARDS
 
 
 def open_text(path: str | Path) -> io.TextIOBase:
-    """Open a local text file, transparently gunzipping ``.gz``."""
+    """Open a local text file, transparently gunzipping ``.gz``; a leading byte-order mark is dropped
+    (a BOM glued to the first column name silently lost that column)."""
     path = Path(path)
     if not path.exists():
         raise BadInputError(f"input file {path} does not exist")
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
 
 
-def iter_csv(path: str | Path, required: Iterable[str] = (), delimiter: str = ",") -> Iterator[dict]:
-    """Rows of a CSV as dicts, streamed; a missing column is a clear error naming the file."""
+def iter_csv(path: str | Path, required: Iterable[str] = (), delimiter: str = ",",
+             multiline: bool = False) -> Iterator[dict]:
+    """Rows of a CSV as dicts, streamed; a missing column, a quote left open or undecodable bytes are
+    clear errors naming the file and line (never quoting its content).
+
+    Our inputs have no line breaks inside values, so unless ``multiline`` a row spanning several lines
+    means an unterminated quote that swallowed the rows after it.
+    """
     with open_text(path) as fh:
-        reader = csv.DictReader(fh, delimiter=delimiter)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise BadInputError(
-                f"{path}: missing column(s) {missing}; found {reader.fieldnames}. "
-                "Check that the URL points at the right metadata file."
-            )
-        yield from reader
+        reader = csv.DictReader(fh, delimiter=delimiter, strict=True)
+        last_line = 0
+        try:
+            fieldnames = reader.fieldnames or []  # reads the header now, so line numbers count from it
+            missing = [c for c in required if c not in fieldnames]
+            if missing:
+                raise BadInputError(
+                    f"{path}: missing column(s) {missing}; found {reader.fieldnames}. "
+                    "Check that the URL points at the right metadata file."
+                )
+            last_line = reader.line_num
+            for row in reader:
+                if not multiline and reader.line_num - last_line > 1:
+                    raise BadInputError(
+                        f"{path}: line {last_line + 1}: a quoted value runs over lines {last_line + 1}-"
+                        f"{reader.line_num} (an unterminated quote?); fix the quoting of that line"
+                    )
+                last_line = reader.line_num
+                yield row
+        except csv.Error as err:
+            hint = " (a quote left open?)" if "end of data" in str(err) else ""
+            raise BadInputError(f"{path}: line {last_line + 1}: malformed CSV: {err}{hint}; fix that line") from None
+        except UnicodeDecodeError:
+            raise BadInputError(f"{path}: after line {last_line}: bytes that are not UTF-8; "
+                                "save the file as UTF-8") from None
+
+
+def malformed_csv(path: str | Path, error: Exception) -> BadInputError:
+    """A bad-input error for a CSV a fast reader (Arrow) refused: it names the first line whose field count
+    differs from the header's, found by a second, plain pass (only on this failure path), and never quotes
+    the file's content."""
+    summary = re.sub(r"(got \d+)\b.*", r"\1", str(error).splitlines()[0] if str(error) else "")[:120]
+    try:
+        with open_text(path) as fh:
+            reader = csv.reader(fh, strict=True)
+            width = len(next(reader, []))
+            last_line = reader.line_num
+            for fields in reader:
+                if len(fields) != width or reader.line_num - last_line > 1:
+                    return BadInputError(f"{path}: line {last_line + 1}: {len(fields)} field(s) where the header "
+                                         f"has {width} ({summary}); fix or remove that line")
+                last_line = reader.line_num
+    except (csv.Error, UnicodeDecodeError) as err:
+        return BadInputError(f"{path}: after line {reader.line_num}: malformed CSV ({type(err).__name__}); "
+                             "fix that line or save the file as UTF-8")
+    return BadInputError(f"{path}: malformed CSV ({summary}); check the file")
 
 
 def write_shards(

@@ -2,13 +2,22 @@
 
 Every write is atomic: a local file is written under ``<root>/.tmp/`` (same filesystem) and renamed into
 place; an S3 object appears only when its PUT completes. A reader never sees half an output.
+
+Temp files live in one folder per process, ``.tmp/<host>-<pid>-<start>/``. A process killed mid-write
+leaves its folder behind; the next process that stages under the same root removes the folders of dead
+processes of its host (the pid is gone, or reused by a process that started later), and folders of other
+hosts once nothing in them changed for ``STALE_AFTER`` seconds. A running task's files are never touched.
 """
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
+import socket
 import tempfile
+import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +27,94 @@ from include.visionflow.errors import BadInputError, StorageError
 
 TMP_DIR = ".tmp"
 FILE_MODE = 0o644
+STALE_AFTER = 24 * 3600.0
+
+log = logging.getLogger(__name__)
+_swept: set[str] = set()
+_sweep_lock = threading.Lock()
+
+
+def _process_start(pid: int) -> str:
+    """Start time of ``pid`` in clock ticks since boot ('' where /proc does not tell); with the pid it
+    names a process uniquely, so a reused pid is not mistaken for the process that made a folder."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _host() -> str:
+    return socket.gethostname().replace("-", "_") or "host"
+
+
+_tags: dict[int, str] = {}
+
+
+def process_tag() -> str:
+    pid = os.getpid()  # per pid, not once: forked task processes get their own folder
+    if pid not in _tags:
+        _tags[pid] = f"{_host()}-{pid}-{_process_start(pid)}"
+    return _tags[pid]
+
+
+def _alive(pid: int, start: str) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # someone else's live process
+    return not start or _process_start(pid) in ("", start)
+
+
+def _newest_change(path: Path) -> float:
+    newest = path.lstat().st_mtime
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in dirnames + filenames:
+            with contextlib.suppress(OSError):
+                newest = max(newest, os.lstat(os.path.join(dirpath, name)).st_mtime)
+    return newest
+
+
+def sweep_orphans(tmp_root: Path) -> list[str]:
+    """Remove what killed processes left under ``tmp_root``; returns the names removed."""
+    removed = []
+    host, mine = _host(), process_tag()
+    for entry in sorted(tmp_root.iterdir()) if tmp_root.is_dir() else []:
+        parts = entry.name.split("-")
+        try:
+            if entry.name == mine:
+                continue
+            if len(parts) == 3 and parts[0] == host and parts[1].isdigit():
+                orphan = not _alive(int(parts[1]), parts[2])
+            else:  # another host's folder, or a file from before per-process folders
+                orphan = time.time() - _newest_change(entry) > STALE_AFTER
+            if orphan:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+                removed.append(entry.name)
+        except OSError:
+            continue  # another sweeper got there first
+    if removed:
+        log.info("removed %s temp folder(s) of killed processes under %s", len(removed), tmp_root)
+    return removed
+
+
+def process_staging(tmp_root: Path) -> Path:
+    """This process's temp folder under ``tmp_root``; sweeps orphans once per process and root."""
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    key = f"{os.getpid()}:{tmp_root}"
+    if key not in _swept:
+        with _sweep_lock:
+            if key not in _swept:
+                sweep_orphans(tmp_root)
+                _swept.add(key)
+    path = tmp_root / process_tag()
+    path.mkdir(exist_ok=True)
+    return path
 
 
 @dataclass(frozen=True)
@@ -41,6 +138,11 @@ class S3Options:
         import boto3
         from botocore import UNSIGNED
         from botocore.config import Config
+
+        from include.visionflow import logmask
+
+        logmask.install()  # botocore logs signed headers at DEBUG
+        logmask.register_secrets(self.secret_key)
 
         config = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
         if self.unsigned:
@@ -197,9 +299,7 @@ class LocalStorage(Storage):
             self._path(rel).unlink()
 
     def staging_dir(self) -> Path:
-        path = Path(self.root, TMP_DIR)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return process_staging(Path(self.root, TMP_DIR))
 
 
 class S3Storage(Storage):
@@ -266,9 +366,7 @@ class S3Storage(Storage):
         self.client.delete_object(Bucket=self.bucket, Key=self._key(rel))
 
     def staging_dir(self) -> Path:
-        path = Path(tempfile.gettempdir(), "visionflow-staging")
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return process_staging(Path(tempfile.gettempdir(), "visionflow-staging"))
 
 
 def open_storage(root: str, s3: S3Options | None = None) -> Storage:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from include.sample_source import flickr_api as fa
-from include.visionflow.datasets.flickr import DayLayout
+from include.visionflow.datasets.flickr_layout import DayLayout
 from include.visionflow.formats.memmap import MemmapFileList
 from include.visionflow.manifest import read_manifest
 from include.visionflow.shards import ShardSpec

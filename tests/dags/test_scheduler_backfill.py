@@ -11,11 +11,29 @@ import gzip
 import json
 
 import pytest
+import requests
 
 from include.demo import airflow_procs as ap
 
 DAG_ID = "flickr_cc_crawl"
 DAYS = ["2021-06-01", "2021-06-02"]
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses with a socket in LISTEN state on ``port``, from the kernel's own tables."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            address, hex_port = fields[1].split(":")
+            if fields[3] == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                found.add(".".join(str(int(address[i:i + 2], 16)) for i in (6, 4, 2, 0)) if len(address) == 8
+                          else address)
+    return found
 
 
 @pytest.mark.slow
@@ -35,6 +53,16 @@ def test_backfill_two_days_of_flickr_crawl(tmp_path, sample_source):
         ap.run_airflow(["db", "migrate"], env, cli_log)
         ap.run_airflow(["pools", "import", str(ap.ROOT / "include" / "pools.json")], env, cli_log)
         api = ap.start_components(procs, env, api_port, [])
+        # Access: the API asks for a login, and every server started here listens on loopback only.
+        anonymous = requests.Session()
+        anonymous.trust_env = False
+        assert anonymous.get(f"http://{ap.HOST}:{api_port}/api/v2/dags", timeout=30).status_code == 401
+        wrong = anonymous.post(f"http://{ap.HOST}:{api_port}/auth/token",
+                               json={"username": "admin", "password": "guess"}, timeout=30)
+        assert wrong.status_code in (401, 403)
+        s3_port = int(sample_source.s3.endpoint_url.rsplit(":", 1)[1])
+        for port in (api_port, sample_source.port, s3_port):
+            assert listening_addresses(port) == {"127.0.0.1"}, port
         ap.poll(lambda: procs.check_alive() or DAG_ID in api.dags(), 120, f"{DAG_ID} to be parsed", interval=2)
 
         ap.run_airflow(["backfill", "create", "--dag-id", DAG_ID, "--from-date", DAYS[0], "--to-date", DAYS[-1],

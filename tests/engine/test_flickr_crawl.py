@@ -10,7 +10,8 @@ import math
 import pytest
 
 from include.sample_source import flickr_api as fa
-from include.visionflow.datasets.flickr import DayLayout, crawl_day, crawled_days
+from include.visionflow.datasets.flickr import crawl_day
+from include.visionflow.datasets.flickr_layout import DayLayout, crawled_days
 from include.visionflow.errors import FetchError
 from include.visionflow.fetch.http import FetchConfig, Fetcher
 from include.visionflow.sources.base import Dropped, IngestionError
@@ -188,4 +189,4 @@ def test_planning_failure_leaves_no_partial_day(sample_source, tmp_path):
     with pytest.raises(FlickrApiError):
         crawl_day(client_for(sample_source, key="bad-key-xyz"), storage, "2021-06-01", strategy="plan")
     assert not storage.exists(DayLayout("2021-06-01").tsv) and not storage.exists(DayLayout("2021-06-01").done)
-    assert not list((tmp_path / ".tmp").glob("*.part"))
+    assert not list((tmp_path / ".tmp").rglob("*.part"))

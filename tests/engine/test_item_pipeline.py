@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from include.sample_source import kinetics as kinetics_sample
 from include.visionflow.datasets import kinetics as k
 from include.visionflow.datasets import openimages as oi
 from include.visionflow.fetch.http import Fetcher

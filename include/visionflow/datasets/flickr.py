@@ -20,12 +20,12 @@ import json
 import logging
 import os
 import tempfile
-import time
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+from include.visionflow.datasets.flickr_layout import MD5SUMS_REL, DayLayout, read_md5sums, subset_stem
 from include.visionflow.errors import BadInputError, BadRowError
 from include.visionflow.formats.memmap import WIDTH, list_to_memmap
 from include.visionflow.formats.openverse_tsv import GzipTsvWriter, ImageRecord
@@ -59,23 +59,6 @@ def day_bounds(day: date) -> tuple[int, int]:
     """Inclusive epoch-second bounds of a UTC day."""
     start = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp())
     return start, start + 86399
-
-
-@dataclass(frozen=True)
-class DayLayout:
-    day: str
-
-    @property
-    def tsv(self) -> str:
-        return f"meta/{self.day}/flickr_images_{self.day}.tsv.gz"
-
-    @property
-    def report(self) -> str:
-        return f"meta/{self.day}/crawl.json"
-
-    @property
-    def done(self) -> str:
-        return f"meta/{self.day}/done"
 
 
 @dataclass
@@ -174,25 +157,7 @@ def crawl_day(client: FlickrClient, storage: Storage, day: str | date, strategy:
     return result
 
 
-def crawled_days(storage: Storage) -> list[str]:
-    """Days with a ``done`` marker, oldest first (a day without one is partial and left out)."""
-    days = []
-    for rel in storage.list("meta"):
-        parts = rel.split("/")
-        if len(parts) == 3 and parts[2] == "done":
-            days.append(parts[1])
-    return sorted(days)
-
-
 # -- download ---------------------------------------------------------------------------------------------------
-def subset_stem(subset: str) -> str:
-    name = Path(subset).name
-    for suffix in (".tsv.gz", ".tsv", ".gz"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
 def iter_list(storage: Storage, rel: str) -> Iterator[dict]:
     """``id \\t url \\t local_file`` rows of a list file, streamed."""
     if not storage.exists(rel):
@@ -207,13 +172,12 @@ def iter_list(storage: Storage, rel: str) -> Iterator[dict]:
 
 def count_lines(storage: Storage, rel: str) -> int:
     """Lines of a list: from ``lists/MD5SUMS`` when it vouches for the file's current md5, else counted."""
-    from include.visionflow.datasets.flickr_subsets import read_md5sums
     from include.visionflow.formats.memmap import gzip_column_blocks
 
     name = rel.rsplit("/", 1)[-1]
     with storage.local_copy(rel) as path:
-        if storage.exists("lists/MD5SUMS"):
-            md5, lines = read_md5sums(storage.read_text("lists/MD5SUMS")).get(name, ("", -1))
+        if storage.exists(MD5SUMS_REL):
+            md5, lines = read_md5sums(storage.read_text(MD5SUMS_REL)).get(name, ("", -1))
             if lines >= 0 and md5 == file_md5(path):
                 return lines
         return sum(len(block) for block in gzip_column_blocks(path, len(LIST_COLUMNS), 0))

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
+from include.visionflow.datasets.flickr_layout import LIST_REL, MD5SUMS_REL, crawled_days
 from include.visionflow.errors import BadInputError
 from include.visionflow.formats.openverse_tsv import BUCKETS, GzipTsvWriter, bucket_for, parse_row
 from include.visionflow.storage import Storage
@@ -32,7 +33,6 @@ from include.visionflow.verify import file_md5
 log = logging.getLogger(__name__)
 
 DEFAULT_SIZES_M = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)
-LIST_REL = "lists/flickr.tsv.gz"
 
 
 def size_name(size_m: float) -> str:
@@ -198,14 +198,12 @@ def write_md5sums(storage: Storage, lists: list[ListFile]) -> None:
     lines = []
     for item in lists:
         lines += [f"# {item.name}: {item.lines} lines", f"{item.md5}  {item.name}"]
-    storage.write_text("lists/MD5SUMS", "\n".join(lines) + "\n")
+    storage.write_text(MD5SUMS_REL, "\n".join(lines) + "\n")
 
 
 def build_subsets(storage: Storage, seed: int = 0, sizes_m: tuple[float, ...] = DEFAULT_SIZES_M,
                   buffer_rows: int = 50_000) -> SubsetsResult:
     """Everything in ``lists/`` from every crawled day; deterministic given ``seed``."""
-    from include.visionflow.datasets.flickr import crawled_days
-
     days = crawled_days(storage)
     if not days:
         raise BadInputError(f"no crawled day (meta/<day>/done) under {storage.root}; run flickr_cc_crawl first")
@@ -226,17 +224,4 @@ def build_subsets(storage: Storage, seed: int = 0, sizes_m: tuple[float, ...] = 
              [f.name for f in lists[1:]])
     return SubsetsResult(days=len(days), rows_read=rows, total=total, lists=lists, seed=seed)
 
-
-def read_md5sums(text: str) -> dict[str, tuple[str, int]]:
-    """``{file: (md5, lines)}`` from an MD5SUMS written by ``write_md5sums``."""
-    counts: dict[str, int] = {}
-    out: dict[str, tuple[str, int]] = {}
-    for line in text.splitlines():
-        if line.startswith("# ") and line.endswith(" lines"):
-            name, _, rest = line[2:].rpartition(": ")
-            counts[name] = int(rest.split()[0])
-        elif line.strip():
-            md5, name = line.split("  ", 1)
-            out[name] = (md5, counts.get(name, -1))
-    return out
 

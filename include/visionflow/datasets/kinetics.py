@@ -19,13 +19,13 @@ import json
 import logging
 import tarfile
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 
 from include.visionflow.errors import BadInputError, BadRowError, DecodeError, FetchError
 from include.visionflow.formats.mmaction import RAWFRAME_PATTERN, RAWFRAME_QUALITY, clip_key, seconds_field
+from include.visionflow.inputs import is_local_path, local_input
 from include.visionflow.manifest import ItemResult, ShardStats, Status, read_manifest
 from include.visionflow.paths import safe_component
 from include.visionflow.shards import ShardSpec, iter_csv, process_shard, write_shards
@@ -105,9 +105,11 @@ def _read_folder(url: str, work: Path, fetcher) -> dict[str, bytes]:
     """The three CSVs from a folder URL or local folder; absent files are simply not returned."""
     found: dict[str, bytes] = {}
     for split, name in SOURCE_FILES.items():
-        if Path(url).is_dir():
-            local = Path(url, name)
+        if is_local_path(url):
+            local = local_input(url, "annotations_url") / name
             if local.is_file():
+                if local.stat().st_size > MAX_CSV_BYTES:
+                    raise BadInputError(f"annotations {local} is over {MAX_CSV_BYTES >> 20} MB; not a Kinetics CSV")
                 found[split] = local.read_bytes()
             continue
         try:
@@ -120,10 +122,15 @@ def _read_folder(url: str, work: Path, fetcher) -> dict[str, bytes]:
 
 
 def _download_annotations(url: str, work: Path, fetcher) -> dict[str, bytes]:
-    if Path(url).is_dir() or url.endswith("/"):
+    if is_local_path(url):
+        path = local_input(url, "annotations_url")
+        if path.is_dir():
+            return _read_folder(url, work, fetcher)
+        if path.is_file():
+            return _read_tarball(path)
+        raise BadInputError(f"annotations_url {url!r} is neither a folder nor a file")
+    if url.endswith("/"):
         return _read_folder(url, work, fetcher)
-    if Path(url).is_file():
-        return _read_tarball(Path(url))
     local = work / "annotations.tar.gz"
     try:
         fetcher.download_to(url, local)
@@ -145,9 +152,9 @@ def fetch_annotations(storage: Storage, url: str, splits: list[str], fetcher=Non
         log.info("annotations from %s already present", url)
         return {s: annotation_rel(s) for s in needed}
     if fetcher is None:
-        from include.visionflow.fetch.http import Fetcher
+        from include.visionflow.fetch.http import METADATA_DEADLINE, Fetcher, FetchConfig
 
-        fetcher = Fetcher()
+        fetcher = Fetcher(FetchConfig(total_timeout=METADATA_DEADLINE, opt_out=()))
     with tempfile.TemporaryDirectory(dir=storage.staging_dir()) as tmp:
         found = _download_annotations(url, Path(tmp), fetcher)
     missing = [s for s in needed if s not in found]
@@ -261,9 +268,10 @@ def _run_stage(storage: Storage, spec: ShardSpec, stage: str, config: KineticsCo
 
 def video_fetcher():
     """A fetcher for raw videos: full YouTube-length files are far above the image default of 64 MB."""
-    from include.visionflow.fetch.http import Fetcher, FetchConfig
+    from include.visionflow.fetch.http import VIDEO_DEADLINE, Fetcher, FetchConfig
 
-    return Fetcher(FetchConfig(max_bytes=MAX_VIDEO_BYTES, read_timeout=120.0, per_host=4))
+    return Fetcher(FetchConfig(max_bytes=MAX_VIDEO_BYTES, read_timeout=120.0, per_host=4,
+                               total_timeout=VIDEO_DEADLINE))
 
 
 def clips_shard(storage: Storage, spec: ShardSpec, config: KineticsConfig, fetcher=None) -> ShardStats:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -23,9 +23,11 @@ import numpy as np
 from include.visionflow.errors import BadInputError, ChecksumError, FetchError
 from include.visionflow.fetch.http import Fetcher
 from include.visionflow.images import ImageSpec, transform_image
+from include.visionflow.inputs import is_local_path, local_input
 from include.visionflow.manifest import ItemResult, ShardStats, Status, merge_stats, read_stats
 from include.visionflow.paths import safe_component
-from include.visionflow.shards import ShardSpec, process_shard, rows_per_shard, write_shards
+from include.visionflow.progress import Progress
+from include.visionflow.shards import ShardSpec, malformed_csv, process_shard, rows_per_shard, write_shards
 from include.visionflow.storage import Storage
 from include.visionflow.verify import md5_hex, normalize_md5
 
@@ -58,8 +60,11 @@ def fetch_metadata(storage: Storage, url: str, rel: str, fetcher: Fetcher, refre
         staging = storage.staging_dir()
         with tempfile.TemporaryDirectory(dir=staging) as tmp:
             local = Path(tmp, Path(rel).name)
-            if Path(url).is_file():
-                local.write_bytes(Path(url).read_bytes())
+            if is_local_path(url):
+                source = local_input(url, "metadata")
+                if not source.is_file():
+                    raise BadInputError(f"metadata {url!r} is not a file")
+                shutil.copyfile(source, local)  # streamed: the CSV can be larger than memory
             else:
                 try:
                     fetcher.download_to(url, local)
@@ -77,22 +82,32 @@ def check_header(path: Path, source: str) -> None:
         header = fh.readline(65536).decode("utf-8", "replace").strip().lstrip("\ufeff").split(",")
     missing = [c for c in METADATA_COLUMNS if c not in header]
     if missing:
+        # The header is not quoted back: a wrong local path must not leak the first line of that file.
         raise BadInputError(
-            f"metadata {source} lacks column(s) {missing} (header: {header[:12]}); it should be "
+            f"metadata {source} lacks column(s) {missing} ({len(header)} column(s) found); it should be "
             "image_ids_and_rotation.csv or train-images-boxable-with-rotation.csv from OpenImages V4"
         )
 
 
 def _record_batches(path: Path, columns: list[str]) -> Iterator:
+    import pyarrow as pa
     from pyarrow import csv as pacsv
 
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(block_size=BLOCK),
-        convert_options=pacsv.ConvertOptions(include_columns=columns,
-                                             column_types={c: "string" for c in columns}),
-    )
-    yield from reader
+    # a pass over the real 9M-row file takes minutes: say how far it got
+    progress = Progress(f"reading {path.name}", None, unit="rows")
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=BLOCK),
+            convert_options=pacsv.ConvertOptions(include_columns=columns,
+                                                 column_types={c: "string" for c in columns}),
+        )
+        for batch in reader:
+            progress.add(count=batch.num_rows)
+            yield batch
+    except pa.ArrowInvalid as err:  # a malformed row: bad input naming the line, not a retried crash
+        raise malformed_csv(path, err) from None
+    progress.finish()
 
 
 def _id_to_u64(image_id: str) -> int:

@@ -47,7 +47,10 @@ def discover(video_dir: str | Path) -> list[tuple[str, str, str]]:
     (``a/x.mp4`` and ``a/x.avi``), or a key is also a folder of videos, the extension is appended
     (``a/x_avi``). A file whose name cannot be a folder name keeps its source path as key and an error, so
     it is counted as a bad row instead of stopping the plan."""
+    from include.visionflow.inputs import local_input
+
     root = Path(video_dir)
+    local_input(root, "video_dir")
     if not root.is_dir():
         raise BadInputError(f"video_dir {video_dir!r} is not a folder")
     found = []

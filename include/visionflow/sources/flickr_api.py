@@ -108,6 +108,10 @@ _MASK_FILTER = _MaskFilter()
 
 
 def _mask_url_loggers(secrets: list[str]) -> None:
+    from include.visionflow import logmask
+
+    logmask.install()
+    logmask.register_secrets(*secrets)
     _MASK_FILTER.secrets.update(secrets)
     for name in ("urllib3.connectionpool", "requests_oauthlib.oauth1_auth", "oauthlib.oauth1.rfc5849"):
         logger = logging.getLogger(name)
@@ -119,11 +123,12 @@ class FlickrClient:
     """Rate-limited, masked calls to the REST endpoint. ``requests`` counts every request sent."""
 
     def __init__(self, config: FlickrConfig, fetcher=None, limiter=None):
-        from include.visionflow.fetch.http import FetchConfig, Fetcher
+        from include.visionflow.fetch.http import API_DEADLINE, FetchConfig, Fetcher
         from include.visionflow.fetch.limit import RateLimiter
 
         self.config = config
-        self.fetcher = fetcher or Fetcher(FetchConfig(retries=5, max_bytes=32 * 1024 * 1024),
+        self.fetcher = fetcher or Fetcher(FetchConfig(retries=5, max_bytes=32 * 1024 * 1024,
+                                                      total_timeout=API_DEADLINE, opt_out=()),
                                           secret_params=SECRET_PARAMS)
         self.limiter = limiter or RateLimiter(config.requests_per_hour)
         self.requests = 0

@@ -36,6 +36,10 @@ class VideoSource:
             raise BadInputError(f"video_source must be one of {VIDEO_SOURCES}, not {self.kind!r}")
         if self.kind == "url_template" and PLACEHOLDER not in self.url_template:
             raise BadInputError(f"url_template {self.url_template!r} must contain {PLACEHOLDER}")
+        if self.kind == "local_dir":
+            from include.visionflow.inputs import local_input
+
+            local_input(self.local_dir, "local_dir")
         if self.kind == "local_dir" and not Path(self.local_dir).is_dir():
             raise BadInputError(f"local_dir {self.local_dir!r} is not a folder")
         if self.kind == "youtube" and not ytdlp_available():
@@ -53,9 +57,9 @@ class VideoSource:
             return self._local(youtube_id)
         if self.kind == "url_template":
             if fetcher is None:
-                from include.visionflow.fetch.http import FetchConfig, Fetcher
+                from include.visionflow.fetch.http import VIDEO_DEADLINE, FetchConfig, Fetcher
 
-                fetcher = Fetcher(FetchConfig(max_bytes=8 << 30, read_timeout=120.0))
+                fetcher = Fetcher(FetchConfig(max_bytes=8 << 30, read_timeout=120.0, total_timeout=VIDEO_DEADLINE))
             dest = work_dir / f"{youtube_id}.video"
             size = fetcher.download_to(self.url_for(youtube_id), dest)
             log.debug("fetched %s (%s bytes)", youtube_id, size)

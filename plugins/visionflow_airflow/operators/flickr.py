@@ -43,7 +43,8 @@ class CrawlFlickrDayOperator(VisionflowOperator):
     def run(self, context) -> dict:
         from airflow.sdk import Asset, AssetAlias
 
-        from include.visionflow.datasets.flickr import DayLayout, crawl_day
+        from include.visionflow.datasets.flickr import crawl_day
+        from include.visionflow.datasets.flickr_layout import DayLayout
         from visionflow_airflow.hooks.flickr import FlickrHook
 
         day = resolve_day(self.date, context)
@@ -106,22 +107,27 @@ class DownloadFlickrShardOperator(VisionflowOperator):
     """
 
     template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "shard", "root_dir", "short_side",
-                                      "quality")
+                                      "quality", "fetch_deadline_s", "opt_out_directives")
 
-    def __init__(self, *, shard: Any, root_dir: Any = "", short_side: Any = 256, quality: Any = 75, **kwargs):
+    def __init__(self, *, shard: Any, root_dir: Any = "", short_side: Any = 256, quality: Any = 75,
+                 fetch_deadline_s: Any = 120,
+                 opt_out_directives: Any = ("noai", "noimageai", "noindex", "noimageindex"), **kwargs):
         super().__init__(**kwargs)
         self.shard, self.root_dir, self.short_side, self.quality = shard, root_dir, short_side, quality
+        self.fetch_deadline_s, self.opt_out_directives = fetch_deadline_s, opt_out_directives
 
     def run(self, context) -> dict:
         from include.visionflow import settings
         from include.visionflow.datasets.flickr import DownloadConfig, download_shard
+        from include.visionflow.fetch.http import image_fetcher
         from include.visionflow.shards import ShardSpec
 
         storage = self.storage()
         root = self.storage(self.root_dir) if is_set(self.root_dir) else storage
         cfg = DownloadConfig(short_side=as_int(self.short_side, "short_side"), quality=as_int(self.quality, "quality"),
                              threads=settings.default_threads())
-        stats = download_shard(storage, root, ShardSpec.from_xcom(self.shard), cfg)
+        fetcher = image_fetcher(self.fetch_deadline_s, self.opt_out_directives)
+        stats = download_shard(storage, root, ShardSpec.from_xcom(self.shard), cfg, fetcher)
         self.log.info("shard %s: %s images under %s (%s)", stats.shard_id, stats.ok, root.uri("images"), stats.counts)
         return shard_xcom(stats)
 

@@ -24,10 +24,10 @@ class FetchOpenImagesMetadataOperator(VisionflowOperator):
 
     def run(self, context) -> dict:
         from include.visionflow.datasets import openimages as oi
-        from include.visionflow.fetch.http import Fetcher
+        from include.visionflow.fetch.http import METADATA_DEADLINE, FetchConfig, Fetcher
 
         storage = self.storage()
-        fetcher = Fetcher()
+        fetcher = Fetcher(FetchConfig(total_timeout=METADATA_DEADLINE, opt_out=()))
         oi.fetch_metadata(storage, self.metadata_url, oi.METADATA_REL, fetcher, as_bool(self.refresh))
         oi.fetch_metadata(storage, self.boxable_url, oi.BOXABLE_REL, fetcher, as_bool(self.refresh))
         self.log.info("metadata in %s and %s", storage.uri(oi.METADATA_REL), storage.uri(oi.BOXABLE_REL))
@@ -59,22 +59,27 @@ class PlanOpenImagesShardsOperator(VisionflowOperator):
 class DownloadOpenImagesShardOperator(VisionflowOperator):
     """Download, verify and thumbnail one shard; writes its manifest; returns the shard's counts."""
 
-    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "shard", "thumbnail_size", "quality")
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "shard", "thumbnail_size", "quality",
+                                      "fetch_deadline_s", "opt_out_directives")
 
-    def __init__(self, *, shard: Any, thumbnail_size: Any = 1024, quality: Any = 90, **kwargs):
+    def __init__(self, *, shard: Any, thumbnail_size: Any = 1024, quality: Any = 90, fetch_deadline_s: Any = 120,
+                 opt_out_directives: Any = ("noai", "noimageai", "noindex", "noimageindex"), **kwargs):
         super().__init__(**kwargs)
         self.shard, self.thumbnail_size, self.quality = shard, thumbnail_size, quality
+        self.fetch_deadline_s, self.opt_out_directives = fetch_deadline_s, opt_out_directives
 
     def run(self, context) -> dict:
         from include.visionflow import settings
         from include.visionflow.datasets import openimages as oi
+        from include.visionflow.fetch.http import image_fetcher
         from include.visionflow.shards import ShardSpec
 
         storage = self.storage()
         spec = ShardSpec.from_xcom(self.shard)
         config = oi.DownloadConfig(as_int(self.thumbnail_size, "thumbnail_size"), as_int(self.quality, "quality"),
                                    settings.default_threads())
-        stats = oi.download_shard(storage, spec, config)
+        fetcher = image_fetcher(self.fetch_deadline_s, self.opt_out_directives)
+        stats = oi.download_shard(storage, spec, config, fetcher)
         self.log.info("shard %s: %s images in %s (%s)", stats.shard_id, stats.ok,
                       storage.uri(f"{spec.label}/images"), stats.counts)
         return shard_xcom(stats)
