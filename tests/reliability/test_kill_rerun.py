@@ -81,10 +81,13 @@ def kill_and_rerun(tmp_path: Path, args: dict, some_output) -> tuple[Path, Path,
     rc, killed_after = run_step({**args, "root": str(killed)}, kill_when=lambda: some_output(killed))
     assert rc == -signal.SIGKILL, "the step finished before the kill: make it longer"
     seen = visible(killed)
+    orphans = [p for p in (killed / ".tmp").rglob("*") if p.is_file()]
     rc2, rerun_seconds = run_step({**args, "root": str(killed)})
     assert rc2 == 0
+    left = [p for p in (killed / ".tmp").rglob("*") if p.is_file()]
+    assert not left, f"temp files the kill left behind survive the rerun: {left[:5]}"
     facts = {"step": args["step"], "equal": "manifests and output bytes", "uninterrupted_s": seconds, "killed_after_s": killed_after,
-             "rerun_s": rerun_seconds, "visible_after_kill": seen}
+             "rerun_s": rerun_seconds, "visible_after_kill": seen, "orphans": len(orphans)}
     KILLS.append(facts)
     return whole, killed, facts
 
@@ -253,5 +256,5 @@ def _report(figures) -> None:
     figures.add("SIGKILL mid-step, then rerun (per family)", [
         f"- `{facts['step']}`: {facts['summary']}. Uninterrupted {facts['uninterrupted_s']:.1f} s; killed "
         f"after {facts['killed_after_s']:.1f} s with {len(facts['visible_after_kill'])} files visible, all "
-        f"complete; rerun {facts['rerun_s']:.1f} s; {facts['equal']} equal the uninterrupted run's.",
+        f"complete ({facts['orphans']} temp file(s) left under `.tmp`, none after the rerun); rerun {facts['rerun_s']:.1f} s; {facts['equal']} equal the uninterrupted run's.",
     ])
