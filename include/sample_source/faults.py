@@ -152,9 +152,7 @@ def _on_white(rgb, alpha):
 
 def _png_16bit(pixels, color_type: int) -> bytes:
     """A 16-bit PNG written by hand (Pillow writes 16-bit grey only): ``pixels`` uint8 HxW or HxWx3."""
-    import numpy as np
-
-    wide = (pixels.astype(">u2") * 257)
+    wide = pixels.astype(">u2") * 257
     rows = wide.reshape(wide.shape[0], -1)
     raw = b"".join(b"\x00" + row.tobytes() for row in rows)
 

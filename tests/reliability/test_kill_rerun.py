@@ -103,7 +103,7 @@ def assert_nothing_partial(seen: dict[str, bytes], reference: dict[str, bytes], 
 
 
 # -- OpenImages image download ----------------------------------------------------------------------------------
-def _openimages_shard(root: Path, base_url: str, items) -> list:
+def _openimages_shard(root: Path, items) -> list:
     storage = open_storage(str(root))
     storage.write_text(oi.METADATA_REL, faults.metadata_csv(items))
     storage.write_text(oi.BOXABLE_REL, ",".join(faults.OPENIMAGES_COLUMNS) + "\n")
@@ -117,7 +117,7 @@ def test_kill_openimages_download_mid_shard(sample_source, tmp_path, figures):
                               faults.image_id(7, i)) for i, kind in enumerate(kinds * 10)]
     specs = {}
     for name in ("whole", "killed"):
-        specs[name] = _openimages_shard(tmp_path / name, sample_source.base_url, items)
+        specs[name] = _openimages_shard(tmp_path / name, items)
     assert len(specs["whole"]) == 1
     args = {"step": "openimages_download", "shard": specs["whole"][0].to_xcom(), "threads": 4,
             "fetch": {"retries": 1, "backoff": 0.01, "max_backoff": 0.1, "read_timeout": 5.0, "max_bytes": 1 << 20}}
