@@ -22,18 +22,15 @@ import json
 import random
 import socket
 import struct
-import threading
 import time
-import zlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from include.sample_source.media import skimage_photos
+from include.sample_source import fault_media as media
 from include.sample_source.server import Request, Response, SampleSource
 
 NAME = "faults"
 PREFIX = "/faults"
-TILE = (80, 60)  # every picture is this small: the suite measures the pipeline, not the codec
 STALL_SECONDS = 6.0  # longer than any read timeout the suite uses
 DRIP_INTERVAL = 0.1  # shorter than any read timeout: only a total deadline ends a drip
 DRIP_SECONDS = 60.0
@@ -123,162 +120,30 @@ class Item:
         return urlsplit(self.url).path
 
 
-# -- pictures ---------------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=8)
-def _photo(name: str):
-    from PIL import Image
-
-    im = Image.open(skimage_photos()[name])
-    im.load()
-    return im.convert("RGB")
-
-
-def base_picture(name: str):
-    """The RGB tile ``name`` seeds: a crop of one of three photos at a seeded offset."""
-    digest = hashlib.md5(name.encode()).digest()
-    photo = _photo(("astronaut", "coffee", "chelsea")[digest[0] % 3])
-    x = int.from_bytes(digest[1:3], "big") % (photo.width - TILE[0])
-    y = int.from_bytes(digest[3:5], "big") % (photo.height - TILE[1])
-    return photo.crop((x, y, x + TILE[0], y + TILE[1]))
-
-
-def _on_white(rgb, alpha):
-    from PIL import Image
-
-    white = Image.new("RGB", rgb.size, (255, 255, 255))
-    white.paste(rgb, mask=alpha)
-    return white
-
-
-def _png_16bit(pixels, color_type: int) -> bytes:
-    """A 16-bit PNG written by hand (Pillow writes 16-bit grey only): ``pixels`` uint8 HxW or HxWx3."""
-    wide = pixels.astype(">u2") * 257
-    rows = wide.reshape(wide.shape[0], -1)
-    raw = b"".join(b"\x00" + row.tobytes() for row in rows)
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-    ihdr = struct.pack(">IIBBBBB", pixels.shape[1], pixels.shape[0], 16, color_type, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-
-
-def _encode(im, fmt: str, **kw) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, fmt, **kw)
-    return buf.getvalue()
-
-
-@functools.lru_cache(maxsize=16384)
-def picture(variant: str, name: str):
-    """(bytes served, content type, RGB picture the pipeline should store) for an image variant."""
-    import numpy as np
-    from PIL import Image
-
-    base = base_picture(name)
-    gray = base.convert("L")
-    alpha = Image.linear_gradient("L").resize(base.size)
-    if variant == "png16_gray":
-        return _png_16bit(np.asarray(gray), 0), "image/png", gray.convert("RGB")
-    if variant == "png16_rgb":
-        return _png_16bit(np.asarray(base), 2), "image/png", base
-    if variant == "cmyk":
-        cmyk = base.convert("CMYK")
-        return _encode(cmyk, "JPEG", quality=95), "image/jpeg", cmyk.convert("RGB")
-    if variant in ("palette", "palette_alpha", "gif"):
-        pal = base.quantize(64)
-        if variant == "gif":
-            return _encode(pal, "GIF"), "image/gif", pal.convert("RGB")
-        if variant == "palette":
-            return _encode(pal, "PNG"), "image/png", pal.convert("RGB")
-        pal.info["transparency"] = 0  # palette index 0 is see-through
-        rgba = pal.convert("RGBA")
-        return _encode(pal, "PNG", transparency=0), "image/png", _on_white(rgba.convert("RGB"), rgba.getchannel("A"))
-    if variant == "la":
-        la = Image.merge("LA", (gray, alpha))
-        return _encode(la, "PNG"), "image/png", _on_white(gray.convert("RGB"), alpha)
-    if variant == "rgba":
-        rgba = base.copy()
-        rgba.putalpha(alpha)
-        return _encode(rgba, "PNG"), "image/png", _on_white(base, alpha)
-    if variant == "gray":
-        return _encode(gray, "JPEG", quality=95), "image/jpeg", gray.convert("RGB")
-    if variant == "bilevel":
-        bw = gray.convert("1", dither=Image.Dither.NONE)
-        return _encode(bw, "PNG"), "image/png", bw.convert("RGB")
-    if variant == "progressive":
-        return _encode(base, "JPEG", quality=95, progressive=True), "image/jpeg", base
-    if variant == "exif_rotated":
-        exif = Image.Exif()
-        exif[0x0112] = 6  # shown rotated 90 degrees clockwise: stored turned the other way
-        stored = base.transpose(Image.Transpose.ROTATE_90)
-        return _encode(stored, "JPEG", quality=95, exif=exif), "image/jpeg", base
-    if variant == "webp":
-        return _encode(base, "WEBP", quality=95), "image/webp", base
-    if variant == "wide":
-        wide = base.resize((4000, 3))
-        return _encode(wide, "PNG"), "image/png", wide
-    return _encode(base, "JPEG", quality=95), "image/jpeg", base
-
-
-@functools.lru_cache(maxsize=4)
-def _png_1bit(width: int, height: int) -> bytes:
-    row = b"\x00" * (1 + (width + 7) // 8)
-    comp = zlib.compressobj(9)
-    idat = b"".join(comp.compress(row) for _ in range(height)) + comp.flush()
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-
-
-@functools.lru_cache(maxsize=4)
-def _jpeg_claiming(width: int, height: int) -> bytes:
-    """A real small JPEG whose frame header is rewritten to claim ``width`` x ``height``."""
-    data = bytearray(picture("jpeg", "jpeg-bomb")[0])
-    sof = data.find(b"\xff\xc0")
-    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
-    return bytes(data)
-
-
+# -- bodies ------------------------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=None)
 def payload(kind: str, name: str) -> tuple[bytes, str]:
     """The body a successful request for ``kind``/``name`` gets, and its content type."""
     if kind.startswith("mode_"):
-        data, ctype, _ = picture(kind[5:], name)
+        data, ctype, _ = media.picture(kind[5:], name)
         return data, ctype
     if kind == "html_body":
         return f"<html><body>{name} moved, sorry</body></html>\n".encode() * 8, "image/jpeg"
     if kind == "pixel_bomb":
-        return _png_1bit(30000, 30000), "image/png"
+        return media.png_1bit(30000, 30000), "image/png"
     if kind == "mid_bomb":
-        return _png_1bit(12000, 11000), "image/png"
+        return media.png_1bit(12000, 11000), "image/png"
     if kind == "jpeg_bomb":
-        return _jpeg_claiming(60000, 60000), "image/jpeg"
+        return media.jpeg_claiming(60000, 60000), "image/jpeg"
     if kind == "not_image":
         return random.Random(name).randbytes(3000), "image/jpeg"
-    data, ctype, _ = picture("jpeg", name)
+    data, ctype, _ = media.picture("jpeg", name)
     return data, ("text/html" if kind == "wrong_type" else ctype)
 
 
 def reference(kind: str, name: str):
     """The RGB picture an ``ok`` item must hold (before the pipeline's own JPEG loss)."""
-    return picture(kind[5:] if kind.startswith("mode_") else "jpeg", name)[2]
-
-
-_BOMB_LOCK = threading.Lock()
-
-
-@functools.lru_cache(maxsize=1)
-def _gzip_bomb_bytes() -> bytes:
-    return gzip.compress(b"\x00" * (256 << 20), compresslevel=9, mtime=0)
-
-
-def _gzip_bomb() -> bytes:
-    with _BOMB_LOCK:  # concurrent first requests would each compress 64 MB
-        return _gzip_bomb_bytes()
+    return media.picture(kind[5:] if kind.startswith("mode_") else "jpeg", name)[2]
 
 
 # -- the plan ---------------------------------------------------------------------------------------------------
@@ -443,7 +308,7 @@ class _Handler:
             "truncate": lambda: Response(body=data[: len(data) // 3], declared_length=len(data), content_type=ctype),
             "redirect_loop": lambda: Response(302, headers={"Location": f"{PREFIX}{req.path}"}),
             "redirect_private": lambda: Response(302, headers={"Location": private}),
-            "gzip_bomb": lambda: Response(body=_gzip_bomb(), content_type=ctype, headers={"Content-Encoding": "gzip"}),
+            "gzip_bomb": lambda: Response(body=media.gzip_bomb(), content_type=ctype, headers={"Content-Encoding": "gzip"}),
             "reset": lambda: Response(raw=_reset),
             "stall": lambda: Response(raw=_stall(data, ctype)),
             "stall_headers": lambda: Response(raw=_stall_headers),
