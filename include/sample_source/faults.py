@@ -1,14 +1,15 @@
 """Fault injection: URLs that misbehave on purpose, deterministically, for the reliability suite.
 
-A URL names its fault: ``/faults/<kind>/<n>/<name>``. For the transient kinds ``n`` is how many first requests
-of that URL fail (later ones succeed) and ``p`` means every request fails; the server's own hit counter per
-path decides, so a URL behaves the same way in every run against the same server. For ``redirect_chain``
-``n`` is the number of hops left, for ``slow`` a delay in milliseconds. ``name`` seeds the picture (a small crop of a scikit-image photo), so its
-bytes, MD5 and expected pixels are known before anything is fetched.
+A URL names its fault: ``/faults/<kind>/<n>/<name>``. For the transient kinds ``n`` is how many first
+requests of that URL fail (later ones succeed) and ``p`` means every request fails; the server's own hit
+counter per path decides, so a URL behaves the same way in every run against the same server. For
+``redirect_chain`` ``n`` is the number of hops left, for ``slow`` a delay in milliseconds. ``name`` seeds the
+picture (``fault_media.py``), so its bytes, MD5 and expected pixels are known before anything is fetched.
 
 ``/faults/metadata/<n>-<percent>-<seed>.csv`` is an OpenImages V4 metadata file of ``n`` rows, ``percent`` of
 them faulty, kinds drawn by a seeded RNG (``?exclude=a,b`` leaves kinds out); :func:`plan` returns the same
-items with the status each should end with. ``/faults/metadata/boxable.csv`` is an empty boxable list; ``/faults/hits`` the requests per path so far (JSON).
+items with the status each should end with. ``/faults/metadata/boxable.csv`` is an empty boxable list;
+``/faults/hits`` the requests per path so far (JSON), for a client in another process.
 """
 from __future__ import annotations
 
@@ -269,7 +270,8 @@ class _Handler:
         parts = req.path.strip("/").split("/")
         if parts == ["hits"]:  # requests per fault path so far, for a client in another process
             with self.source.lock:
-                hits = {k: v for k, v in self.source.hits.items() if k.startswith(PREFIX + "/") and k != PREFIX + "/hits"}
+                hits = {k: v for k, v in self.source.hits.items()
+                        if k.startswith(PREFIX + "/") and k != PREFIX + "/hits"}
             return Response(body=json.dumps(hits).encode(), content_type="application/json")
         if parts[0] == "metadata" and len(parts) == 2:
             return self._metadata(parts[1], req)
@@ -308,7 +310,8 @@ class _Handler:
             "truncate": lambda: Response(body=data[: len(data) // 3], declared_length=len(data), content_type=ctype),
             "redirect_loop": lambda: Response(302, headers={"Location": f"{PREFIX}{req.path}"}),
             "redirect_private": lambda: Response(302, headers={"Location": private}),
-            "gzip_bomb": lambda: Response(body=media.gzip_bomb(), content_type=ctype, headers={"Content-Encoding": "gzip"}),
+            "gzip_bomb": lambda: Response(body=media.gzip_bomb(), content_type=ctype,
+                                          headers={"Content-Encoding": "gzip"}),
             "reset": lambda: Response(raw=_reset),
             "stall": lambda: Response(raw=_stall(data, ctype)),
             "stall_headers": lambda: Response(raw=_stall_headers),
@@ -316,7 +319,8 @@ class _Handler:
             "huge_body": lambda: Response(raw=_huge_body),
             "huge_length": lambda: Response(raw=_huge_length(data)),
             "short_length": lambda: Response(raw=_short_length(data, ctype)),
-            "robots_noai": lambda: Response(body=data, content_type=ctype, headers={"X-Robots-Tag": "noai, noimageai"}),
+            "robots_noai": lambda: Response(body=data, content_type=ctype,
+                                            headers={"X-Robots-Tag": "noai, noimageai"}),
             "robots_other_agent": lambda: Response(body=data, content_type=ctype,
                                                    headers={"X-Robots-Tag": "otherbot: noai"}),
         }.get(kind)

@@ -71,7 +71,8 @@ def test_openimages_dag_over_faulty_urls_converges(airflow_db, dag, fault_server
     refetched = [k for k, r in first.items() if r.status.value == "ok"
                  and hits_after.get(items[k].path, 0) != hits_before.get(items[k].path, 0)]
     assert not refetched, f"{len(refetched)} images done in run 1 fetched again"
-    not_converged = Counter((items[k].kind, r.status.value) for k, r in second.items() if r.status.value != items[k].expect)
+    not_converged = Counter((items[k].kind, r.status.value) for k, r in second.items()
+                            if r.status.value != items[k].expect)
     assert not not_converged, f"run 2: {not_converged.most_common(10)}"
     for r in second.values():
         if r.status.value == "ok":

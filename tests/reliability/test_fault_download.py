@@ -26,8 +26,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 N, PERCENT, SEED = 5000, 30, 20261128
 THREADS = 16
-# Short timeouts, backoff and total deadline (the drips end only by it) keep the run to a few minutes, yet leave room for a busy 2-core box (a timeout
-# that fires on a healthy response would be the test's fault, not the engine's).
+# Short timeouts, backoff and total deadline (the drips end only by it) keep the run to a few minutes, yet
+# leave room for a busy 2-core box (a timeout that fires on a healthy response would be the test's fault).
 CONFIG = FetchConfig(connect_timeout=3.0, read_timeout=2.0, retries=2, backoff=0.02, max_backoff=0.2,
                      max_bytes=1 << 20, total_timeout=8.0)
 # Requests one URL may cost in one run: the first try and its retries; a redirect loop one per hop.
@@ -133,7 +133,8 @@ def _record(figures, items, first, second, hits1, hits2, seconds1, seconds2) -> 
         f"through `fetch_metadata` -> `plan_shards` -> `download_shard` ({THREADS} threads, "
         f"{-(-N // 1000)} shards) -> `summarize`, then a second run (new work folder, same output root).",
         f"Fetch settings: retries {CONFIG.retries}, read timeout {CONFIG.read_timeout} s, connect timeout "
-        f"{CONFIG.connect_timeout} s, total deadline per URL {CONFIG.total_timeout} s, backoff {CONFIG.backoff} s (cap {CONFIG.max_backoff} s), max body "
+        f"{CONFIG.connect_timeout} s, total deadline per URL {CONFIG.total_timeout} s, backoff {CONFIG.backoff} s "
+        f"(cap {CONFIG.max_backoff} s), max body "
         f"{CONFIG.max_bytes} bytes. Bound asserted on requests per URL per run: {MAX_REQUESTS} (retries + 1), "
         f"{MAX_REQUESTS_LOOP} for a redirect loop (one per hop).",
         "",

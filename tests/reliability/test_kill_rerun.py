@@ -70,7 +70,8 @@ def visible(root: Path, under: str = "") -> dict[str, bytes]:
 
 def manifest_view(root: Path, specs) -> list[tuple]:
     storage = open_storage(str(root))
-    return sorted((r.key, r.status.value, r.reason, r.output) for s in specs for r in read_manifest(storage, s.manifest_rel))
+    return sorted((r.key, r.status.value, r.reason, r.output)
+                  for s in specs for r in read_manifest(storage, s.manifest_rel))
 
 
 def kill_and_rerun(tmp_path: Path, args: dict, some_output) -> tuple[Path, Path, dict]:
@@ -86,7 +87,8 @@ def kill_and_rerun(tmp_path: Path, args: dict, some_output) -> tuple[Path, Path,
     assert rc2 == 0
     left = [p for p in (killed / ".tmp").rglob("*") if p.is_file()]
     assert not left, f"temp files the kill left behind survive the rerun: {left[:5]}"
-    facts = {"step": args["step"], "equal": "manifests and output bytes", "uninterrupted_s": seconds, "killed_after_s": killed_after,
+    facts = {"step": args["step"], "equal": "manifests and output bytes", "uninterrupted_s": seconds,
+             "killed_after_s": killed_after,
              "rerun_s": rerun_seconds, "visible_after_kill": seen, "orphans": len(orphans)}
     KILLS.append(facts)
     return whole, killed, facts
@@ -256,5 +258,6 @@ def _report(figures) -> None:
     figures.add("SIGKILL mid-step, then rerun (per family)", [
         f"- `{facts['step']}`: {facts['summary']}. Uninterrupted {facts['uninterrupted_s']:.1f} s; killed "
         f"after {facts['killed_after_s']:.1f} s with {len(facts['visible_after_kill'])} files visible, all "
-        f"complete ({facts['orphans']} temp file(s) left under `.tmp`, none after the rerun); rerun {facts['rerun_s']:.1f} s; {facts['equal']} equal the uninterrupted run's.",
+        f"complete ({facts['orphans']} temp file(s) left under `.tmp`, none after the rerun); rerun "
+        f"{facts['rerun_s']:.1f} s; {facts['equal']} equal the uninterrupted run's.",
     ])
