@@ -32,7 +32,8 @@ def serve(args: argparse.Namespace) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    src = SampleSource(args.data_dir, port=args.port, s3_port=args.s3_port).start()
+    catalogs = [c for c in args.catalogs.split(",") if c] if args.catalogs else None
+    src = SampleSource(args.data_dir, port=args.port, s3_port=None if args.no_s3 else args.s3_port).start(catalogs)
     try:
         _write_atomic(urls_file, {"base_url": src.base_url, **src.urls})
         log.info("sample source ready on %s; urls in %s", src.base_url, urls_file)
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--port", type=int, default=0, help="HTTP port (0: a free one)")
     p.add_argument("--s3-port", type=int, default=0, help="moto S3 port (0: a free one)")
     p.add_argument("--urls-file", required=True, help="JSON file written when ready")
+    p.add_argument("--catalogs", default="", help="comma-separated catalogues to mount (default: all)")
+    p.add_argument("--no-s3", action="store_true", help="do not start moto S3")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     serve(args)

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 log = logging.getLogger(__name__)
 
 # Catalogue modules mounted by default, in order.
-CATALOGS = ["openimages", "kinetics", "flickr_api", "clip", "xtune_video", "trackverse"]
+CATALOGS = ["openimages", "kinetics", "flickr_api", "faults", "clip", "xtune_video", "trackverse"]
 HOST = "127.0.0.1"
 
 
@@ -45,6 +45,9 @@ class Response:
     content_type: str = "application/octet-stream"
     # Announce more bytes than are sent, then close: a faithful truncated transfer.
     declared_length: int | None = None
+    # Writes the whole exchange itself (status line included) on the raw handler: resets, stalls, drips,
+    # bodies without a length. The connection is closed afterwards.
+    raw: Callable[["BaseHTTPRequestHandler"], None] | None = None
 
 
 Handler = Callable[[Request], Response]
@@ -83,6 +86,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._send(Response(404, b"not found", content_type="text/plain"), method)
 
     def _send(self, resp: Response, method: str) -> None:
+        if resp.raw is not None:
+            self.close_connection = True
+            try:
+                resp.raw(self)
+            except OSError:  # the client gave up first: what a misbehaving server sees all the time
+                pass
+            return
         data = resp.body.read_bytes() if isinstance(resp.body, Path) else resp.body
         self.send_response(resp.status)
         self.send_header("Content-Type", resp.content_type)
@@ -108,6 +118,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops connections when many download threads connect at once.
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):
         # Clients that hang up mid-response (timeouts, truncation tests) are normal here.
