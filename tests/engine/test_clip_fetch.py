@@ -79,7 +79,7 @@ def test_local_paths_are_verified_in_place(source, tmp_path):
     with pytest.raises(BadInputError, match="expects b224c7392d521a49829488ab0f1120d9"):
         downloads.obtain(str(real_name), tmp_path)  # the real inner tarball's md5 (stack-facts.md)
     assert real_name.exists()  # the user's own file is never deleted
-    with pytest.raises(BadInputError, match="not a file"):
+    with pytest.raises(BadInputError, match="not found"):  # a missing local file says so (inputs.py)
         downloads.obtain(str(tmp_path / "nope.zip"), tmp_path)
     with pytest.raises(BadInputError, match="only http"):
         downloads.obtain("ftp://example.com/a.zip", tmp_path)
