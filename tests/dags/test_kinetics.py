@@ -49,7 +49,8 @@ def test_full_run_then_rerun(airflow_db, dag, sample_source, tmp_path):
     dr = dag.test(run_conf=conf(sample_source, out))
     assert dr.state == "success"
     assert set(states(dr)) == {"annotations", "plan", "clips", "dense", "rawframes", "file_lists",
-                               "download_report"}
+                               "download_report", "fail_run_on_failed_step"}
+    assert states(dr)["fail_run_on_failed_step"] == {"skipped"}  # nothing failed
     storage = open_storage(str(out))
     specs = specs_of(dr)
     got = {split: {r.key: r.status.value for r in rows} for split, rows in kl.stage_rows(storage, specs,
