@@ -79,7 +79,7 @@ def _ok_count(out: Path) -> int:
 class _Airflow:
     """api-server + scheduler (LocalExecutor) + dag-processor on 127.0.0.1, stopped on exit."""
 
-    def __init__(self, home: Path, dag_id: str = DAG_ID):
+    def __init__(self, home: Path, dag_id: str = DAG_ID, env: dict[str, str] | None = None):
         from include.demo import airflow_procs as ap
 
         self.ap, self.home, self.dag_id = ap, home, dag_id
@@ -93,7 +93,8 @@ class _Airflow:
         self.env = ap.local_env(home, self.port, {"VISIONFLOW_ALLOW_PRIVATE_NETWORKS": "1",
                                                   "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "300",
                                                   "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "300",
-                                                  "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True"})
+                                                  "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+                                                  **(env or {})})
         self.procs = ap.Procs(log_dir=home / "logs", cwd=home)
         self.api = None
 

@@ -170,7 +170,8 @@ def case23(ctx: Context) -> CaseResult:
         return json.loads((out / "summary.json").read_text())["stages"]["download"]["counts"]["ok"]
 
     try:
-        with _Airflow(work / "airflow", dag_id="trackverse") as airflow:
+        # The index and local_dir are local inputs: allowed under the case's folder only.
+        with _Airflow(work / "airflow", dag_id="trackverse", env={"VISIONFLOW_INPUT_DIRS": str(work)}) as airflow:
             warm = work / "warm"
             shutil.rmtree(warm, ignore_errors=True)
             (work / "warm-ids.txt").write_text("bench000000\n")
@@ -186,7 +187,8 @@ def case23(ctx: Context) -> CaseResult:
                             return failed(23, title, goal, f"DAG run ended {state}; logs in {work / 'airflow'}")
                     else:
                         m = run_measured([sys.executable, "-m", "bench.engine_trackverse", "dag", str(out),
-                                          str(index), str(local), str(PER_SHARD)], env=tool_env(),
+                                          str(index), str(local), str(PER_SHARD)],
+                                         env={**tool_env(), "VISIONFLOW_INPUT_DIRS": str(work)},
                                          log_path=LOGS / f"case23-engine-{rep}.log")
                         if m.returncode != 0:
                             return failed(23, title, goal, f"engine exited {m.returncode}: {m.stderr[-800:]}")

@@ -150,7 +150,9 @@ def read_index(yid_index: str, fetcher=None) -> list[str]:
         except FetchError as err:
             raise BadInputError(f"cannot download yid_index {yid_index}: {err}. Check the URL.") from None
     else:
-        path = Path(yid_index)
+        from include.visionflow.inputs import local_input
+
+        path = local_input(yid_index, "yid_index")  # a param naming a local file is as untrusted as a URL
         if not path.is_file():
             raise BadInputError(f"yid_index {yid_index} is not a file (or an http(s) URL)")
         text = path.read_text(encoding="utf-8")
