@@ -44,7 +44,7 @@ def test_index_formats(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"title": "no id"}\n')
     with pytest.raises(BadInputError, match="no video id"):
         tv.read_index(str(tmp_path / "bad.jsonl"))
-    with pytest.raises(BadInputError, match="is not a file"):
+    with pytest.raises(BadInputError, match="not found"):
         tv.read_index(str(tmp_path / "missing.txt"))
 
 
