@@ -50,7 +50,7 @@ def test_flickr_crawl_subsets_download_on_s3(airflow_db, sample_source, s3_root,
     subsets = dag_of("flickr_cc.py", "flickr_cc_subsets").test(
         run_conf={"output_root": uri, "sizes": [0.00002], "seed": 0})
     assert subsets.state == "success"
-    conf = {"output_root": uri, "subset": "flickr-2e-05M.tsv.gz", "root_dir": "", "short_side": 64, "quality": 75,
+    conf = {"output_root": uri, "subset": "flickr-20.tsv.gz", "root_dir": "", "short_side": 64, "quality": 75,
             "parallelism": 2, "min_shard_rows": 1000}
     dr = dag_of("flickr_cc.py", "flickr_cc_download").test(run_conf=conf)
     assert dr.state == "success"
@@ -58,9 +58,9 @@ def test_flickr_crawl_subsets_download_on_s3(airflow_db, sample_source, s3_root,
     assert len(specs) == 2  # 20 lines, parallelism 2: both workers of a pair get one
     rows = [r for s in specs for r in read_manifest(storage, s.manifest_rel)]
     assert len(rows) == 20 and all(r.status.value == "ok" and storage.exists(r.output) for r in rows)
-    listed = gzip.decompress(storage.read_bytes("lists/flickr-2e-05M.tsv.gz")).decode().splitlines()
+    listed = gzip.decompress(storage.read_bytes("lists/flickr-20.tsv.gz")).decode().splitlines()
     assert sorted(r.output for r in rows) == sorted(line.split("\t")[2] for line in listed)
-    assert storage.exists("lists/flickr-2e-05M.memmap")
+    assert storage.exists("lists/flickr-20.memmap")
 
 
 @pytest.mark.slow
