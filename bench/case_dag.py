@@ -90,7 +90,9 @@ class _Airflow:
         # (the demo's setting, for picking up edits) or 30 s (Airflow's default re-parse): re-parsing all
         # four DAG files twice a minute took ~4% of the run's CPU. Every other DAG stays paused:
         # flickr_cc_crawl is scheduled daily and would start a run beside ours.
+        # the bench's generated inputs (metadata CSVs) live under bench/work/, outside the default data/ folder
         self.env = ap.local_env(home, self.port, {"VISIONFLOW_ALLOW_PRIVATE_NETWORKS": "1",
+                                                  "VISIONFLOW_INPUT_DIRS": str(WORK),
                                                   "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "300",
                                                   "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "300",
                                                   "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",

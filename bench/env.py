@@ -28,7 +28,9 @@ def tool_env() -> dict[str, str]:
     """Environment for both sides: no telemetry or update checks; the engine may reach 127.0.0.1."""
     env = dict(os.environ)
     env.update(NO_ALBUMENTATIONS_UPDATE="1", WANDB_MODE="disabled", WANDB_DISABLED="true",
-               PYTHONUNBUFFERED="1", VISIONFLOW_ALLOW_PRIVATE_NETWORKS="1", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+               PYTHONUNBUFFERED="1", VISIONFLOW_ALLOW_PRIVATE_NETWORKS="1",
+               NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
+               VISIONFLOW_INPUT_DIRS=str(ROOT / "bench" / "work"))  # generated inputs are local files there
     return env
 
 
