@@ -23,13 +23,14 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 
 from include.visionflow.archives import find_members
-from include.visionflow.errors import BadInputError, BadRowError, DecodeError, FetchError
+from include.visionflow.errors import BadInputError, BadRowError, FetchError
 from include.visionflow.formats.mmaction import RAWFRAME_PATTERN, RAWFRAME_QUALITY, clip_key, seconds_field
 from include.visionflow.inputs import is_local_path, local_input
 from include.visionflow.manifest import ItemResult, ShardStats, Status, read_manifest
 from include.visionflow.paths import safe_component
 from include.visionflow.shards import ShardSpec, iter_csv, process_shard, write_shards
 from include.visionflow.storage import Storage
+from include.visionflow.video.publish import video_is_done
 from include.visionflow.video.sources import VideoSource
 
 log = logging.getLogger(__name__)
@@ -207,22 +208,6 @@ def stage_spec(spec: ShardSpec, stage: str) -> ShardSpec:
 # --- 2.-4. per-clip stages --------------------------------------------------------------------------------
 
 
-def _valid_video(storage: Storage, rel: str) -> bool:
-    """Existing outputs count as done; local ones are probed too, since a folder may hold older copies."""
-    if not storage.exists(rel):
-        return False
-    if not storage.is_local:
-        return True
-    from include.visionflow.video.probe import probe
-
-    try:
-        probe(storage.uri(rel))
-    except DecodeError:
-        log.warning("%s exists but does not decode; making it again", rel)
-        return False
-    return True
-
-
 def _encode_to(storage: Storage, rel: str, key: str, make: Callable[[Path], object]) -> ItemResult:
     """Run ``make(tmp_path)`` in staging and move the result to ``rel``."""
     with tempfile.TemporaryDirectory(dir=storage.staging_dir()) as tmp:
@@ -246,7 +231,7 @@ def clip_item(row: dict, storage: Storage, config: KineticsConfig, fetcher=None)
         raise BadRowError(reason, detail)
     youtube_id = safe_component(row["youtube_id"], "youtube id")  # sources build file names from it
     rel = clip_rel(split, key)
-    if _valid_video(storage, rel):
+    if video_is_done(storage, rel):
         return ItemResult(key, Status.OK, output=rel, reused=True)
     with tempfile.TemporaryDirectory(dir=storage.staging_dir()) as tmp:
         raw = config.source.fetch(youtube_id, Path(tmp), fetcher)  # type: ignore[union-attr]
@@ -298,7 +283,7 @@ def dense_item(row: dict, storage: Storage, config: KineticsConfig, clips: dict[
         return failed
     key, split = row["key"], row["split"]
     rel = dense_rel(split, key, config.short_side)
-    if _valid_video(storage, rel):
+    if video_is_done(storage, rel):
         return ItemResult(key, Status.OK, output=rel, reused=True)
     with storage.local_copy(clip_rel(split, key)) as src:
         return _encode_to(storage, rel, key, lambda out: resize_video(src, out, config.short_side, dense=True))

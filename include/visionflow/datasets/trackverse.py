@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from include.visionflow.errors import BadInputError, DecodeError, FetchError
+from include.visionflow.errors import BadInputError, FetchError
 from include.visionflow.manifest import ItemResult, ShardStats, Status, read_manifest
 from include.visionflow.models.scorers import ScorerSpec, is_cartoon, is_low_aesthetics
 from include.visionflow.paths import safe_component
 from include.visionflow.shards import ShardSpec, process_shard, write_shards
 from include.visionflow.storage import Storage
+from include.visionflow.video.publish import video_is_done
 from include.visionflow.video.scenes import SceneOptions, format_segments, parse_segments
 from include.visionflow.video.sources import VideoSource
 
@@ -190,28 +191,12 @@ def _carried(row: dict, before: dict[str, ItemResult], stage: str) -> ItemResult
     return None
 
 
-def _decodes(storage: Storage, rel: str) -> bool:
-    """An existing video counts as done when PyAV can open and decode it (upstream's rule)."""
-    if not storage.exists(rel):
-        return False
-    if not storage.is_local:
-        return True
-    from include.visionflow.video.probe import probe
-
-    try:
-        probe(storage.uri(rel))
-    except DecodeError:
-        log.warning("%s exists but does not decode; making it again", rel)
-        return False
-    return True
-
-
 def download_item(row: dict, storage: Storage, config: TrackVerseConfig, fetcher=None) -> ItemResult:
     from include.visionflow.video.probe import probe
 
     yid = _yid(row)
     rel = video_rel(yid)
-    if _decodes(storage, rel):
+    if video_is_done(storage, rel):
         return ItemResult(row["key"], Status.OK, output=rel, reused=True)
     if config.source is None:
         raise BadInputError("a video_source is needed to download videos")
@@ -297,7 +282,7 @@ def blur_item(row: dict, storage: Storage, config: TrackVerseConfig, before: dic
     rel = blurred_rel(yid)
     if not read_segments(storage, yid):  # nothing later reads this video: minutes of CenterFace saved
         return ItemResult(row["key"], Status.OK, detail="no segment kept: not blurred")
-    if _decodes(storage, rel):
+    if video_is_done(storage, rel):
         return ItemResult(row["key"], Status.OK, output=rel, reused=True)
     with storage.local_copy(video_rel(yid)) as src, tempfile.TemporaryDirectory(dir=storage.staging_dir()) as tmp:
         out = Path(tmp, "blurred.mp4")

@@ -63,3 +63,21 @@ def publish_folder(storage: Storage, local_dir: Path, rel_dir: str) -> int:
         storage.write_text(f"{rel_dir}/{DONE_MARKER}", str(len(names)))
     log.info("published %s files to %s", len(names), storage.uri(rel_dir))
     return len(names)
+
+
+def video_is_done(storage: Storage, rel: str) -> bool:
+    """An existing video output counts as done; a local one must also decode, since a folder may hold older
+    copies made outside the pipeline (S3 outputs only ever appear complete, by our own atomic writes)."""
+    from include.visionflow.errors import DecodeError
+    from include.visionflow.video.probe import probe
+
+    if not storage.exists(rel):
+        return False
+    if not storage.is_local:
+        return True
+    try:
+        probe(storage.uri(rel))
+    except DecodeError:
+        log.warning("%s exists but does not decode; making it again", rel)
+        return False
+    return True
