@@ -56,6 +56,75 @@ def test_default_detector_finds_a_face_track_with_upstream_fields(tracked):
     assert again.reused and again.detail == "1 tracks"
 
 
+def _first_detection(path: Path, segment: tuple[float, float], fps: float) -> tuple[float, list[float]]:
+    """The first sampled frame where the default detector finds a box strong enough to start a track."""
+    from include.visionflow.models.detectors import cached_detector
+    from include.visionflow.tracking.sampling import open_video, segment_frames
+    from include.visionflow.tracking.tracks import TRACK_THRESH
+
+    detector = cached_detector("centerface")
+    container = open_video(path)
+    try:
+        for seconds, frame in segment_frames(container, *segment, fps):
+            [dets] = detector.detect([frame])
+            strong = dets.scores >= TRACK_THRESH + 0.1
+            if strong.any():
+                x1, y1, x2, y2 = dets.boxes[strong][dets.scores[strong].argmax()]
+                return seconds, [x1, y1, x2 - x1, y2 - y1]
+    finally:
+        container.close()
+    raise AssertionError("no detection")
+
+
+def test_a_track_starts_at_the_frame_its_object_was_first_detected(tracked):
+    """Upstream's track history starts with the detection that spawned the track, not at ByteTrack's
+    confirmation one frame later: carphone's face is there from the first frame."""
+    storage, cfg, _ = tracked
+    [record] = read_records(storage, meta_rel("faces", YID))
+    seconds, box = _first_detection(Path(storage.uri(f"videos_mp4/{YID[:2]}/{YID}.mp4")), (0.0, 4.004), cfg.fps)
+    assert seconds == record["track_ts"][0] == 0.0
+    assert np.allclose(record["track_bbox"][0], box, atol=0.01)
+
+
+def test_a_face_entering_after_a_cut_is_tracked_from_its_first_frame(tmp_path):
+    """bikes for 1 s, then carphone's face, in one segment: the track starts at the face's first frame (1 s),
+    which is the frame the detector first sees it, not the frame after."""
+    from include.sample_source.trackverse import make_joined
+
+    yid = "tvLateFace1"
+    storage = open_storage(str(tmp_path / "out"))
+    joined = make_joined([("bikes", 4.0, 5.0), ("carphone_pristine", 0.0, 4.0)], tmp_path / "late.mp4")
+    storage.put_file(f"videos_mp4/{yid[:2]}/{yid}.mp4", joined)
+    storage.write_text(f"videos_segm/{yid[:2]}/{yid}.txt", "0.0,5.0")
+    cfg = TrackConfig(domain="faces")
+    assert track_item({"yid": yid}, storage, cfg).detail == "1 tracks in 1 segments"
+    [record] = read_records(storage, meta_rel("faces", yid))
+    seconds, box = _first_detection(Path(storage.uri(f"videos_mp4/{yid[:2]}/{yid}.mp4")), (0.0, 5.0), cfg.fps)
+    assert 0.9 < seconds < 1.1
+    assert record["track_ts"][0] == seconds and np.allclose(record["track_bbox"][0], box, atol=0.01)
+
+
+def test_clip_boxes_are_the_track_boxes_smoothed_as_upstream_does(tracked):
+    """extract_tracks.py smooths each box coordinate with a Gaussian over the track's samples, sigma =
+    int(0.66 s / mean step): on the real face track the clip's box centres are exactly that, and steadier."""
+    from scipy import ndimage
+
+    storage, _, _ = tracked
+    [record] = read_records(storage, meta_rel("faces", YID))
+    ts, raw = np.asarray(record["track_ts"]), np.asarray(record["track_bbox"])
+    sigma = int(0.66 / np.diff(ts).mean())
+    assert sigma == 10  # formats.md 2.3: about 10 at 16 fps
+    smooth = np.stack([ndimage.gaussian_filter(c, sigma) for c in raw.T], 1)
+    fitted = fitted_boxes(record["track_ts"], record["track_bbox"], 144, 176)
+    inside = (fitted[:, 0] > 0) & (fitted[:, 1] > 0) & (fitted[:, 0] + fitted[:, 2] < 176) & (
+        fitted[:, 1] + fitted[:, 3] < 144)
+    assert inside.mean() > 0.5  # most boxes are not shifted by the frame edge, so their centres are comparable
+    centres = fitted[:, :2] + fitted[:, 2:] / 2
+    assert np.allclose(centres[inside], (smooth[:, :2] + smooth[:, 2:] / 2)[inside], atol=1e-6)
+    raw_centres = raw[:, :2] + raw[:, 2:] / 2
+    assert np.abs(np.diff(centres, 2, axis=0)).mean() * 5 < np.abs(np.diff(raw_centres, 2, axis=0)).mean()
+
+
 def test_thresholds_drop_short_and_small_tracks(tmp_path):
     storage = make_root(tmp_path)
     assert track_item({"yid": YID}, storage, TrackConfig(min_track_len=4.5)).detail.startswith("0 tracks")

@@ -23,7 +23,7 @@ def test_tracks_clips_and_subsets_on_s3(sample_source, tmp_path):
     assert track_item({"yid": YID}, storage, cfg).detail == "1 tracks in 1 segments"
     assert storage.read_text(progress_rel(cfg.domain, YID)) == f"{YID}-0.00-4.00\n"
     [record] = read_records(storage, meta_rel(cfg.domain, YID))
-    assert clips_item({"yid": YID}, storage, cfg).frames == 117
+    assert clips_item({"yid": YID}, storage, cfg).frames == 119  # 0.0 s to 3.94 s at 29.97 fps
     assert storage.size(f"tracks_mp4/{cfg.domain}/{record['fn']}") > 1000
     subsets = curate(storage, cfg)
     assert {name: s["tracks"] for name, s in subsets.items()} == {"random-1": 1, "video-balanced-x1-1": 1}

@@ -5,6 +5,12 @@ ByteTrack is the ``trackers`` package's (supervision removed its own). TrackVers
 ``det_thresh``, ``match_thresh 0.45`` (a 1 - IoU cost) is a minimum IoU of 0.55, ``track_buffer 24`` frames at
 30 fps scaled to the sampling rate. The tracker is reset for every scene segment.
 
+Records follow upstream's ``STrack.history`` (read in MMPLab/TrackVerse v1 ``bytetrack/byte_tracker.py``): one
+entry per frame the track was matched, from the detection that spawned it; the box is that frame's detection
+(``tlwh`` of the detection, not the Kalman state), so ``track_bbox`` is raw and the clip step smooths it, as
+``extract_tracks.py`` does. One deliberate difference: upstream's ``re_activate`` replaces the history of a
+track found again after being lost, dropping everything before the gap; here the track keeps its whole history.
+
 Per-frame class evidence: the detector's per-class scores when it has them, else a one-hot of its class;
 "weighted" scores multiply by the detection score (Detic's logit × objectness upstream). Classes are ranked by
 the time-mean of the weighted scores; the record keeps the top 10 (at least 1).
@@ -57,30 +63,68 @@ def _class_evidence(dets: Detections, classes: int) -> np.ndarray:
     return onehot
 
 
+def _new_tracklets(tracker) -> list:
+    """Tracklets the last update spawned: still unconfirmed and never predicted (their state is the detection)."""
+    return [t for t in tracker.tracks if t.tracker_id == -1 and t.age == 0]
+
+
+def _spawning_row(tracklet, boxes: np.ndarray, untracked: np.ndarray) -> int | None:
+    """The untracked detection a just-spawned tracklet was made from: its Kalman state still equals that box."""
+    if not len(untracked):
+        return None
+    gaps = np.abs(boxes[untracked] - np.asarray(tracklet.get_state_bbox(), np.float64)).max(1)
+    best = int(gaps.argmin())
+    return int(untracked[best]) if gaps[best] < 1e-3 else None
+
+
 def track_frames(frames: Iterable[tuple[float, np.ndarray]], detector: Detector,
                  tracker) -> tuple[list[Track], tuple, int]:
-    """Run detection (in small batches) and tracking over one segment: tracks, frame (H, W), frames seen."""
+    """Run detection (in small batches) and tracking over one segment: tracks, frame (H, W), frames seen.
+
+    A track's boxes are its matched detections, as upstream's history keeps them (``parse_tracks.py`` reads
+    ``STrack.history``, whose boxes are the detections' own ``tlwh``, not the Kalman state). Upstream's history
+    also starts at the detection that spawned the track, one frame before ByteTrack confirms it; ``trackers``
+    reports that frame with ``tracker_id`` -1, so the spawning detection is remembered per tracklet (the
+    tracker's own objects) and put first when the tracklet is confirmed."""
     import supervision as sv
 
     tracker.reset()
     tracks: dict[int, Track] = {}
+    spawned: dict = {}  # unconfirmed tracklet -> its first observation
     size: tuple = ()
     classes = len(detector.labels)
+
+    def observe(track: Track, seconds: float, box, score: float, evidence: np.ndarray) -> None:
+        x1, y1, x2, y2 = (float(v) for v in box)
+        track.ts.append(seconds)
+        track.boxes.append([round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)])
+        track.scores.append(float(score))
+        track.logits.append(evidence)
 
     def feed(batch: list[tuple[float, np.ndarray]]) -> None:
         for (seconds, _), dets in zip(batch, detector.detect([f for _, f in batch])):
             detections = sv.Detections(xyxy=dets.boxes.reshape(-1, 4), confidence=dets.scores,
                                        class_id=dets.class_ids, data={"evidence": _class_evidence(dets, classes)})
             result = tracker.update(detections)
+            by_id = {t.tracker_id: t for t in tracker.tracks if t.tracker_id >= 0}
             for i, tid in enumerate(result.tracker_id):
                 if tid < 0:
                     continue
-                x1, y1, x2, y2 = (float(v) for v in result.xyxy[i])
-                track = tracks.setdefault(int(tid), Track())
-                track.ts.append(seconds)
-                track.boxes.append([round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)])
-                track.scores.append(float(result.confidence[i]))
-                track.logits.append(result.data["evidence"][i])
+                if tid not in tracks:
+                    tracks[int(tid)] = Track()
+                    first = spawned.pop(by_id.get(tid), None)
+                    if first is not None:
+                        observe(tracks[int(tid)], *first)
+                observe(tracks[int(tid)], seconds, result.xyxy[i], result.confidence[i], result.data["evidence"][i])
+            untracked = np.flatnonzero(result.tracker_id < 0)
+            alive = set(map(id, tracker.tracks))
+            for tracklet in [t for t in spawned if id(t) not in alive]:
+                del spawned[tracklet]
+            for tracklet in _new_tracklets(tracker):
+                row = _spawning_row(tracklet, result.xyxy, untracked)
+                if row is not None:
+                    spawned[tracklet] = (seconds, result.xyxy[row], result.confidence[row],
+                                         result.data["evidence"][row])
 
     batch: list[tuple[float, np.ndarray]] = []
     count = 0
