@@ -18,8 +18,8 @@ Specs (``name`` or ``name:path``):
   contrast term (grey-level standard deviation / 48, capped at 1) and a sharpness term (variance of the
   Laplacian / 20, capped at 1). It only catches blank, washed-out or badly blurred segments; threshold 4.0
   on the same 0-10 scale as LAION's predictor.
-* ``laion:<folder>`` (aesthetics, upstream's model): open_clip ViT-L-14 (``<folder>/ViT-L-14.pt``, the
-  OpenAI weights) and the LAION linear head (``<folder>/aesthetic_predictor_vit_l14_linear.pth``) over the
+* ``laion:<folder>`` (aesthetics, upstream's model): open_clip ViT-L-14 with QuickGELU (``<folder>/ViT-L-14.pt``,
+  the OpenAI weights: OpenAI's TorchScript file or a state dict) and the LAION linear head (``<folder>/aesthetic_predictor_vit_l14_linear.pth``) over the
   L2-normalised image embedding; frame mean, threshold 4.0.
 
 torch, torchvision and open_clip are imported only when a model spec is configured; nothing is downloaded.
@@ -134,6 +134,16 @@ def _resnet18_cartoon(path: str) -> FrameScorer:
     return score
 
 
+def _is_torchscript(path: Path) -> bool:
+    """A TorchScript archive (torch.jit.save): a zip holding ``constants.pkl``."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.rsplit("/", 1)[-1] == "constants.pkl" for name in archive.namelist())
+
+
 def _laion_aesthetics(folder: str) -> FrameScorer:
     import open_clip
     import torch
@@ -144,18 +154,33 @@ def _laion_aesthetics(folder: str) -> FrameScorer:
         if not needed.is_file():
             raise BadInputError(f"laion scorer folder {folder} lacks {needed.name}")
     device = _device()
-    model, _, prep = open_clip.create_model_and_transforms("ViT-L-14", pretrained=str(clip_path), device=device)
+    # OpenAI's CLIP was trained with QuickGELU: open_clip applies it for the "openai" tag, not for a file path.
+    model, _, prep = open_clip.create_model_and_transforms("ViT-L-14", pretrained=None, force_quick_gelu=True)
+    # OpenAI's ViT-L-14.pt (what upstream's pretrained="openai" fetched) is a TorchScript archive, which
+    # torch.load refuses with weights_only; open_clip takes the weights out of it when allowed to load it whole.
+    # A plain state dict (open_clip's or Hugging Face's export) loads with weights_only.
+    try:
+        keys = open_clip.load_checkpoint(model, str(clip_path), strict=False,
+                                         weights_only=not _is_torchscript(clip_path))
+    except (RuntimeError, ValueError, OSError) as err:
+        raise BadInputError(f"{clip_path} is not a ViT-L-14 CLIP checkpoint: {err}") from err
+    if keys.missing_keys:  # extra entries (a traced copy's attn_mask) are harmless, missing weights are not
+        raise BadInputError(f"{clip_path} is not a ViT-L-14 CLIP checkpoint: {len(keys.missing_keys)} weights "
+                            f"missing, e.g. {keys.missing_keys[:3]}")
+    model.to(device)
     head = torch.nn.Linear(768, 1)
     head.load_state_dict(torch.load(head_path, map_location=device, weights_only=True))
     model.eval()
     head.eval().to(device)
 
     def score(frames: Sequence[np.ndarray]) -> float:
+        if not len(frames):
+            return 0.0
         with torch.no_grad():
             batch = torch.stack([prep(Image.fromarray(f)) for f in frames]).to(device)
             embedding = model.encode_image(batch).float()
             embedding = embedding / embedding.norm(dim=-1, keepdim=True)
-            return float(head(embedding).mean()) if len(frames) else 0.0
+            return float(head(embedding).mean())
 
     return score
 
@@ -176,7 +201,11 @@ def load_scorer(spec: ScorerSpec) -> FrameScorer:
     with _cache_lock:
         if key not in _cache:
             log.info("loading %s scorer %s", spec.name, spec.path or "(built in)")
-            _cache[key] = _BUILDERS[spec.name](spec.path)
+            try:
+                _cache[key] = _BUILDERS[spec.name](spec.path)
+            except ImportError as err:  # a configuration problem: a retry cannot install it
+                needs = "torch, torchvision and open_clip_torch" if spec.name == "laion" else "torch and torchvision"
+                raise BadInputError(f"{spec.name} scorer needs {needs} installed ({err})") from err
         return _cache[key]
 
 
