@@ -53,7 +53,7 @@ def person_detector(tmp_path_factory) -> Path:
 def test_torchvision_detector_tracks_through_the_engine(person_detector, tmp_path):
     storage = make_root(tmp_path)
     cfg = TrackConfig(domain="coco", fps=4, min_track_len=1.0, min_track_area=0.0,
-                      detector=f"torchvision:{person_detector}", detector_settings={"score_threshold": 0.5})
+                      detector=f"torchvision:{person_detector}", detector_settings={"score_threshold": 0.5, "min_size": 480})
     result = track_item({"yid": YID}, storage, cfg)
     assert result.status.value == "ok" and result.frames == 16, result
     records = read_records(storage, meta_rel("coco", YID))

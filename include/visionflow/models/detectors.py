@@ -16,7 +16,8 @@ Specs (formats.md 2.2 used Detic, whose weights and detectron2 are not on PyPI, 
   torchvision's export; or a single YOLO-style (1, 4 + C, A) tensor of cx, cy, w, h and C class scores,
   decoded and NMS'd here.
 * ``torchvision:<path>``: a local ``fasterrcnn_resnet50_fpn_v2`` COCO state dict (91 classes); needs torch and
-  torchvision installed, which visionflow itself does not require.
+  torchvision installed, which visionflow itself does not require. ``min_size`` (800): the short side the model
+  resizes every frame to (upstream's Detic used 480).
 
 Settings: ``score_threshold`` (0.1), ``max_side`` (frames are scaled down to this longest side before
 detection, boxes scaled back; 640 for CenterFace, none otherwise), ``device`` (``cpu``/``cuda``), ``labels`` (a
@@ -147,7 +148,7 @@ def load_detector(spec: str, settings: dict | None = None) -> Detector:
 SETTINGS = {
     "centerface": {"score_threshold", "max_side", "backend", "box_scale"},
     "onnx": {"score_threshold", "max_side", "device", "labels", "nms_iou"},
-    "torchvision": {"score_threshold", "max_side", "device", "batch_size"},
+    "torchvision": {"score_threshold", "max_side", "device", "batch_size", "min_size"},
 }
 
 
