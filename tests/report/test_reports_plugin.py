@@ -18,7 +18,12 @@ def test_only_report_html_below_a_root_is_served(tmp_path):
     outside.parent.mkdir()
     outside.write_text("<html></html>")
     assert resolve_report(str(report).lstrip("/"), [root]) == report
-    for path in (root / "oi" / "secret.txt", outside, root / "oi" / "reports" / "run1" / ".." / ".." / "secret.txt",
+    latest = root / "flickr" / "report-flickr_cc_crawl.html"  # a latest copy where DAGs share a root
+    latest.parent.mkdir()
+    latest.write_text("<html></html>")
+    assert resolve_report(str(latest), [root]) == latest
+    (root / "oi" / "report-x.html.txt").write_text("x")
+    for path in (root / "oi" / "secret.txt", root / "oi" / "report-x.html.txt", outside, root / "oi" / "reports" / "run1" / ".." / ".." / "secret.txt",
                  root / "oi" / "missing" / "report.html"):
         with pytest.raises(HTTPException) as err:
             resolve_report(str(path), [root])
