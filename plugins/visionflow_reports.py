@@ -8,7 +8,8 @@ For a logged-in user (the UI's session cookie or a Bearer token):
   anything else;
 * ``GET /visionflow/reports/_s3/<bucket>/<key of such a file>?conn=<aws_conn_id>`` returns a report
   whose output root is on S3, read through the project's S3 storage with that Airflow connection (the one
-  the run wrote with), so the connection's own permissions bound what can be read.
+  the run wrote with), so the connection's own permissions bound what can be read; an unknown connection is
+  refused (never the api-server's own AWS credentials).
 
 Reports embed their images, so one file is the whole page.
 """
@@ -43,6 +44,17 @@ def resolve_report(path: str, roots: list[Path]) -> Path:
     return target
 
 
+def _has_connection(conn_id: str) -> bool:
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return False
+    return True
+
+
 def read_s3_report(bucket: str, key: str, conn_id: str) -> bytes:
     """The bytes of ``s3://bucket/key`` read with connection ``conn_id``; 404 for anything that is not an
     existing report (or a key with ``..``)."""
@@ -55,6 +67,8 @@ def read_s3_report(bucket: str, key: str, conn_id: str) -> bytes:
     if not REPORT_NAME.fullmatch(parts[-1]) or ".." in parts or not bucket:
         raise HTTPException(status_code=404, detail=f"no report at s3://{bucket}/{key}")
     folder, _, name = key.rpartition("/")
+    if not _has_connection(conn_id):  # never the api-server's own AWS credentials
+        raise HTTPException(status_code=404, detail=f"no Airflow connection {conn_id!r} to read s3://{bucket}/")
     try:
         storage = storage_for(f"s3://{bucket}/{folder}", conn_id)
         if storage.exists(name):

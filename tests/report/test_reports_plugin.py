@@ -70,5 +70,5 @@ def test_a_report_on_s3_is_served_through_the_connection(s3_conn_env, bearer):
     assert client.get(path).status_code == 401  # not logged in
     base = path.split("/reports/", 1)[0]
     for other in (f"{base}/secret.txt", f"{base}/reports/../secret.txt", f"{base}/missing/report.html",
-                  path.replace("conn=aws_default", "conn=no_such_conn").replace("/report.html", "/x/report.html")):
+                  path.replace("/report.html", "/x/report.html"), path.replace("aws_default", "no_such_conn")):
         assert client.get(other, headers=bearer).status_code == 404, other
