@@ -12,7 +12,6 @@ import json
 import logging
 from collections import Counter
 from datetime import datetime, timezone
-from pathlib import Path
 
 from include.visionflow.report import cards, video_families, xtune_families
 from include.visionflow.report.data import collect_work
