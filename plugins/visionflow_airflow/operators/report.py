@@ -88,7 +88,8 @@ def set_run_note(dag_id: str, run_id: str, note: str, conn_id: str = API_CONN_ID
 
 
 class WriteRunReportOperator(VisionflowOperator):
-    """Write ``reports/<run>/report.html`` (and ``report.html``, ``README.md``) in ``output_root``.
+    """Write ``reports/<family>/<run>/report.html``, the latest copy (``report.html`` or ``report-<dag>.html``)
+    and, where the family has one, the card ``README.md`` in ``output_root`` (``include.visionflow.report.publish``).
 
     :param family: a key of ``include.visionflow.report.families.FAMILIES``
     :param output_root: the run's output root (templated)
