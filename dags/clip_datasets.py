@@ -27,7 +27,7 @@ Prepares one `dataset` under `data_root` (a local folder) in the layout XTune's 
    expected tree; for caltech101 the `dataset_info.json` entry the trainer reads. The run fails when the tree is
    incomplete; listed images that are missing are reported, not fatal. **run_report**: images per split and
    per class folder, sizes, a contact sheet, in `data_root/reports/clip_datasets/<run>/report.html` (the
-   latest also as `<dataset folder>/report.html`).
+   latest also as `data_root/report-clip_datasets-<dataset>.html`; a failed fetch leaves no dataset folder).
 
 Inputs that live only behind Kaggle or Google Drive (mini-ImageNet, the Flickr images and Flickr5k JSONs) must
 be given as a URL or a local path; when missing, the error says where to get them. Unscheduled: trigger it.

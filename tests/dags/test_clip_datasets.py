@@ -62,7 +62,7 @@ def test_dataset_is_prepared_and_reported(airflow_db, dag, sample_source, tmp_pa
     assert {s: c["images"] for s, c in report["splits"].items()} == images
     assert sum(c.get("missing_image", 0) for c in report["splits"].values()) == missing
     assert report["tree"]["missing"] == []
-    check_run_report(tmp_path / folder / "report.html", report)
+    check_run_report(tmp_path / f"report-clip_datasets-{dataset}.html", report)
     if dataset == "caltech101":
         assert json.loads((tmp_path / "dataset_info.json").read_text()) == {
             "caltech101": {"file_name": "caltech101.json"}}

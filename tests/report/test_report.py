@@ -90,6 +90,7 @@ def test_every_family_report_runs_on_an_empty_root(tmp_path):
     assert not (tmp_path / ".tmp").exists()
     # One latest copy per DAG where DAGs or datasets share a root; the others own theirs (report.html).
     for latest in ("report-flickr_cc_crawl.html", "report-flickr_cc_subsets.html", "report-flickr_cc_download.html",
-                   "report-video_retrieval-msrvtt.html", "report-activitynet_qa.html", "caltech-101/report.html"):
+                   "report-video_retrieval-msrvtt.html", "report-activitynet_qa.html",
+                   "report-clip_datasets-caltech101.html"):
         assert (tmp_path / latest).is_file(), latest
     assert "TrackVerse" in (tmp_path / "report.html").read_text()  # the last family that owns its root

@@ -2,7 +2,8 @@
 
 Neither gets a dataset card: ``activitynet_qa`` writes into LLaMA-Factory's ``data/`` folder, which has its
 own ``README.md``, and a CLIP ``data_root`` holds several datasets. Their latest reports are named so that
-they never overwrite anything there: ``report-activitynet_qa.html`` and ``<dataset folder>/report.html``.
+they never overwrite anything there: ``report-activitynet_qa.html`` and ``report-clip_datasets-<dataset>.html``
+(beside the dataset folders, not in one: a run whose fetch failed leaves no dataset folder behind).
 """
 from __future__ import annotations
 
@@ -66,5 +67,6 @@ def clip_datasets(storage: Storage, run_id: str, dataset: str) -> str:
                   colours={k: BLUE for k in classes})]
     sampled = spread([r for r in ok if r.get("output")], THUMBNAILS)
     sheet = Sheet(f"{dataset}: sampled images", [[f"{root}/{r['output']}"] for r in sampled], storage=storage)
-    return publish(storage, f"CLIP {dataset} — run {run_id}", run_id, "clip_datasets", latest=f"{root}/report.html",
-                   run=run, summary=summary, extra_plots=plots, samples=[sheet])
+    return publish(storage, f"CLIP {dataset} — run {run_id}", run_id, "clip_datasets",
+                   latest=f"report-clip_datasets-{dataset}.html", run=run, summary=summary, extra_plots=plots,
+                   samples=[sheet])
