@@ -19,7 +19,9 @@ videos and resumable per video; each video gets one manifest row per step (`<out
 6. **tracks** — the `detector` plus ByteTrack per kept segment; tracks of at least `min_track_len` s and mean area
    `min_track_area` → `tracks_meta/<domain>/<yid[:2]>/<yid>-meta.jsonl.gzip`.
 7. **clips** — one clip per track: `tracks_mp4/<domain>/<fn>`; **curate** — `tracks_subsets/<domain>/`.
-8. **report** — `summary.json`; the run fails when no video could be downloaded.
+8. **report** — `summary.json`; the run fails when no video could be downloaded. **run_report** —
+   `report.html` (tracks per class, segments, tracked boxes on frames, blurred faces next to the originals)
+   and the dataset card `README.md`.
 
 `output_root` may be `s3://bucket/prefix` (connection `aws_default`). Unscheduled (`schedule=None`): trigger it.
 """
@@ -29,6 +31,7 @@ import pendulum
 from airflow.sdk import DAG, Param
 
 from visionflow_airflow.common import dag_kwargs
+from visionflow_airflow.operators.report import WriteRunReportOperator
 from visionflow_airflow.operators.trackverse import (
     BlurTrackVerseFacesOperator,
     ClipTrackVerseTracksOperator,
@@ -130,3 +133,6 @@ with DAG(
     report = ReportTrackVerseOperator(task_id="report", shards=plan.output, trigger_rule="none_failed", **root)
     plan >> stages["download"] >> stages["segments"] >> stages["filters"] >> stages["blur"]
     stages["blur"] >> stages["tracks"] >> stages["clips"] >> curate >> report
+    # A teardown: written whatever happened upstream, without deciding the run's state.
+    report >> WriteRunReportOperator(task_id="run_report", family="trackverse",
+                                     options={"domain": "{{ params.domain }}"}, **root).as_teardown()

@@ -50,6 +50,8 @@ def flickr() -> Card:
                 "subsets are named by their line count (`flickr-50k.tsv.gz`, `flickr-50.tsv.gz`).",
         lists=["lists/"],
         layout="`meta/<day>/` daily TSVs and crawl.json, `lists/` lists + MD5SUMS + memmaps, `images/...` JPEGs.",
+        # one latest report per DAG (report.families.FLICKR_DAGS): they share this root
+        latest=tuple(f"report-{dag}.html" for dag in ("flickr_cc_crawl", "flickr_cc_subsets", "flickr_cc_download")),
     )
 
 
