@@ -66,6 +66,7 @@ def test_dataset_is_prepared_and_reported(airflow_db, dag, sample_source, tmp_pa
     if dataset == "caltech101":
         assert json.loads((tmp_path / "dataset_info.json").read_text()) == {
             "caltech101": {"file_name": "caltech101.json"}}
+        assert "| `caltech-101/split_zhou_Caltech101.json` |" in (tmp_path / "README.md").read_text()
         assert report["image_modes"]["L"] == 5  # the grayscale class
     if dataset not in ("caltech101", "mscoco2014"):
         return
@@ -87,6 +88,8 @@ def check_run_report(latest: Path, layout: dict):
     image_titled(images, "Images per class folder")
     image_titled(images, "Output sizes")
     assert image_titled(images, next(h for h in headings if h.endswith("sampled images"))).width >= 128
+    card = (latest.parent / "README.md").read_text()  # one card for the data root, listing the split files
+    assert card.startswith("# CLIP fine-tuning image sets") and "## How to load it" in card
 
 
 def test_missing_kaggle_input_fails_the_run(airflow_db, dag, tmp_path):

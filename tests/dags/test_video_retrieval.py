@@ -76,6 +76,8 @@ def test_msrvtt_from_the_zip(airflow_db, dag, sample_source, tmp_path):
     strips = image_titled(images, "Frame strips of sampled videos")
     assert strips.height > 4 * 96  # four videos, one strip each
     assert summary_of(latest)["frames"] == str(summary["frames"])
+    card = (tmp_path / "README.md").read_text()  # the dataset card: AdaCLIP's annots and frames_dir
+    assert "| `annots/msrvtt/train.json` |" in card and "frames_dir" in card
 
 
 def test_didemo_keys_keep_their_extension(airflow_db, dag, sample_source, tmp_path):

@@ -36,15 +36,15 @@ def run_report_rel(family: str, run_id: str) -> str:
 
 
 def publish(storage: Storage, title: str, run_id: str, family: str, card=None, latest: str = LATEST,
-            **report) -> str:
+            card_rel: str = "README.md", **report) -> str:
     """Write the run's report, the latest copy at ``latest`` and (if given) the card; return the run's report
-    URI. ``report`` is passed on to :func:`write_report`. The family is in the path because DAGs sharing an
+    URI. ``card_rel`` names the card where ``README.md`` belongs to someone else. ``report`` is passed on to :func:`write_report`. The family is in the path because DAGs sharing an
     output root (the Flickr ones) may share a run id too."""
     rel = run_report_rel(family, run_id)
     uri = write_report(storage, title, out_rel=rel, **report)
     storage.write_bytes(latest, storage.read_bytes(rel))
     if card is not None:
-        write_card(storage, card)
+        write_card(storage, card, card_rel)
     tidy_staging(storage)
     return uri
 

@@ -1,14 +1,16 @@
 """Reports of the XTune runs that prepare data in someone else's folder (registered in :mod:`.families`).
 
-Neither gets a dataset card: ``activitynet_qa`` writes into LLaMA-Factory's ``data/`` folder, which has its
-own ``README.md``, and a CLIP ``data_root`` holds several datasets. Their latest reports are named so that
-they never overwrite anything there: ``report-activitynet_qa.html`` and ``report-clip_datasets-<dataset>.html``
-(beside the dataset folders, not in one: a run whose fetch failed leaves no dataset folder behind).
+``activitynet_qa`` writes into LLaMA-Factory's ``data/`` folder, which has its own ``README.md``: its card is
+``README-activitynet_qa.md``. A CLIP ``data_root`` holds several datasets: one card (``README.md``) describes
+them all and lists the files of those present. The latest reports are named so that they never overwrite
+anything there: ``report-activitynet_qa.html`` and ``report-clip_datasets-<dataset>.html`` (beside the dataset
+folders, not in one: a run whose fetch failed leaves no dataset folder behind).
 """
 from __future__ import annotations
 
 from collections import Counter
 
+from include.visionflow.report import cards
 from include.visionflow.report.data import collect_work
 from include.visionflow.report.plots import Bars, Histogram
 from include.visionflow.report.publish import TOP_CLASSES, THUMBNAILS, publish, read_json, spread, top
@@ -39,8 +41,9 @@ def activitynet_qa(storage: Storage, run_id: str) -> str:
                   colours={k: "#c62828" for k in report.get("skipped_questions", {})}),
              Histogram(f"Duration of kept videos (> {seconds:g} s)", kept, "seconds")]
     notes = [] if report else ["The write step left no report.json (it failed or did not run); see its log."]
-    return publish(storage, f"ActivityNet-QA for LLaMA-Factory — run {run_id}", run_id, "activitynet_qa",
-                   latest="report-activitynet_qa.html", run=run, summary=summary, extra_plots=plots, notes=notes)
+    card = cards.activitynet_qa(f"{report['entry']}.json") if report.get("entry") else None
+    return publish(storage, f"ActivityNet-QA for LLaMA-Factory — run {run_id}", run_id, "activitynet_qa", card,
+                   latest="report-activitynet_qa.html", card_rel="README-activitynet_qa.md", run=run, summary=summary, extra_plots=plots, notes=notes)
 
 
 def _class_of(rel: str) -> str:
@@ -67,6 +70,6 @@ def clip_datasets(storage: Storage, run_id: str, dataset: str) -> str:
                   colours={k: BLUE for k in classes})]
     sampled = spread([r for r in ok if r.get("output")], THUMBNAILS)
     sheet = Sheet(f"{dataset}: sampled images", [[f"{root}/{r['output']}"] for r in sampled], storage=storage)
-    return publish(storage, f"CLIP {dataset} — run {run_id}", run_id, "clip_datasets",
+    return publish(storage, f"CLIP {dataset} — run {run_id}", run_id, "clip_datasets", cards.clip_images(),
                    latest=f"report-clip_datasets-{dataset}.html", run=run, summary=summary, extra_plots=plots,
                    samples=[sheet])
