@@ -166,8 +166,9 @@ def prepare_annotations(storage: Storage, dataset: str, videos_dir: str, annotat
 
 
 def plan(storage: Storage, work_rel: str, videos_dir: str, per_shard: int = VIDEOS_PER_SHARD) -> list[ShardSpec]:
-    """One row per video key (its preferred file), in shards of ``per_shard`` balanced by file size. A key that cannot be a folder
-    name is planned with its error, so it is counted as a bad row instead of stopping the plan."""
+    """One row per video key (its preferred file), in shards of ``per_shard`` balanced by file size. A key
+    that cannot be a folder name is planned with its error, so it is counted as a bad row instead of stopping
+    the plan."""
     index = index_videos(videos_dir)
     rows = [{"key": key, "src": str(Path(videos_dir, rels[0])), "error": _key_error(key)}
             for key, rels in index.items()]
