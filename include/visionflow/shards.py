@@ -208,8 +208,8 @@ def balanced_rows(rows: list[dict], per_shard: int, weight: Callable[[dict], flo
     total ``weight``: heaviest row first into the lightest shard with room. Shards run side by side as mapped
     tasks, so the heaviest one sets the wall time; a name-sorted folder can put all the big videos in one.
     Each shard keeps the input order among its rows."""
-    count = len(rows)
-    shards = math.ceil(count / per_shard) if count else 0
+    count, per_shard = len(rows), max(1, per_shard)  # write_shards cuts a row per shard below 1 too
+    shards = math.ceil(count / per_shard)
     if shards <= 1:
         return list(rows)
     room = [per_shard] * (shards - 1) + [count - per_shard * (shards - 1)]
