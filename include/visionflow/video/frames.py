@@ -127,7 +127,7 @@ def _timed_frames(container, stream) -> Iterator[tuple[object, float, float]]:
 
 
 class _JpegWriter:
-    """Scale, rotate and encode selected frames; encoding and writing run in a bounded thread pool."""
+    """Scale, rotate and encode selected frames, in a bounded thread pool or (threads=1) in the caller."""
 
     def __init__(self, out_dir: Path, options: FrameOptions, rotation: int):
         self.out_dir, self.options, self.rotation = out_dir, options, rotation
