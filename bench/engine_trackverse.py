@@ -6,7 +6,7 @@
   ``deface --backend opencv -k``; prints ``{"frames": {stem: n}}``.
 * ``... dag OUT INDEX LOCAL_DIR`` — every engine call the trackverse DAG makes, without Airflow: plan, steps 1-6
   over the shards in the DAG's three mapped steps (steps 1-4 per shard, then tracks, then clips; 2 shards side
-  by side in forked workers, as the DAG's ``max_active_tis_per_dag=2``), curate, summary.
+  by side in forked workers, as the DAG's ``max_active_tis_per_dag=2``), curate, summary, run report.
 """
 from __future__ import annotations
 
@@ -51,6 +51,9 @@ def run_dag_engine(out: str, index: str, local_dir: str, per_shard: int) -> dict
     tt.curate(storage, tt.TrackConfig(video_dir="videos_blurred", domain="faces", fps=8, min_track_area=0.02,
                                       curation_sizes=(1, 2)))
     report = tv.summary(storage, specs, (*tv.STAGES, "tracks", "clips"))
+    from include.visionflow.report.video_families import trackverse as run_report
+
+    run_report(storage, "bench", domain="faces")  # the DAG's last task writes the run report too: same work
     return {"videos": report["videos"], "segments_kept": report["segments_kept"]}
 
 

@@ -4,7 +4,8 @@
 and frame extraction (AdaCLIP's frames) into ``OUT/<key>/image_%05d.jpg``;
 ``python -m bench.engine_xtune video_frames SRC OUT``: ``video_frames`` at 10 fps, short side 256.
 As the DAGs run: the plan cuts the folder into one shard per worker, and each shard runs in its own process
-(a mapped task; ``--workers``, default the CPU count), videos one at a time. Prints ``{"counts": ...}``.
+(a mapped task; ``--workers``, default the CPU count), videos one at a time, each in one thread (the cores
+are already full). Shards are balanced by file size, as the plan cuts them. Prints ``{"counts": ...}``.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def _shard(what: str, out: str, src: str, spec: dict, frame_rate: float, frame_s
         return video_retrieval.extract_shard(storage, shard, settings, threads=1).counts
     from include.visionflow.datasets import video_frames
 
-    options = video_frames.frame_options(fps=10.0, short_side=256)
+    options = video_frames.frame_options(fps=10.0, short_side=256, threads=1)
     return video_frames.extract_shard(storage, shard, src, options, threads=1).counts
 
 

@@ -14,7 +14,9 @@ The XTune guide's `generate_llama_json_limit_frames.py -name val_q -type val -n 
    (other entries are kept; concurrent runs take turns on a lock file).
 
 Unmatched questions, missing, unreadable and too-short videos are counted with examples in the run's
-`report.json` (`<data_dir>/_work/activitynet_qa/<run>/`) and in the log. Unscheduled: trigger it.
+`report.json` (`<data_dir>/_work/activitynet_qa/<run>/`) and in the log; **run_report** draws them, with the
+durations of the kept videos, in `<data_dir>/reports/activitynet_qa/<run>/report.html` (the latest also as
+`<data_dir>/report-activitynet_qa.html`). Unscheduled: trigger it.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import pendulum
 from airflow.sdk import DAG, Param
 
 from visionflow_airflow.common import dag_kwargs
+from visionflow_airflow.operators.report import WriteRunReportOperator
 from visionflow_airflow.operators.xtune_video import (
     PlanActivityNetQAOperator,
     ProbeActivityNetQAOperator,
@@ -66,3 +69,6 @@ with DAG(
                                        n="{{ params.n }}", seconds="{{ params.seconds }}",
                                        data_dir="{{ params.data_dir }}", trigger_rule="none_failed")
     probe >> write
+    # A teardown: written whatever happened upstream, without deciding the run's state.
+    write >> WriteRunReportOperator(task_id="run_report", family="activitynet_qa",
+                                    output_root="{{ params.data_dir }}").as_teardown()

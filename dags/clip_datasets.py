@@ -25,7 +25,9 @@ Prepares one `dataset` under `data_root` (a local folder) in the layout XTune's 
    images are `COCO_train2014_<id padded to 12 digits>.jpg`.
 4. **report** — `<dataset folder>/layout_report.json`: images per split, missing files with examples, the
    expected tree; for caltech101 the `dataset_info.json` entry the trainer reads. The run fails when the tree is
-   incomplete; listed images that are missing are reported, not fatal.
+   incomplete; listed images that are missing are reported, not fatal. **run_report**: images per split and
+   per class folder, sizes, a contact sheet, in `data_root/reports/clip_datasets/<run>/report.html` (the
+   latest also as `data_root/report-clip_datasets-<dataset>.html`; a failed fetch leaves no dataset folder).
 
 Inputs that live only behind Kaggle or Google Drive (mini-ImageNet, the Flickr images and Flickr5k JSONs) must
 be given as a URL or a local path; when missing, the error says where to get them. Unscheduled: trigger it.
@@ -44,6 +46,7 @@ from visionflow_airflow.operators.clip import (
     PlanClipImagesOperator,
     ReportClipLayoutOperator,
 )
+from visionflow_airflow.operators.report import WriteRunReportOperator
 
 
 # Empty, an http(s) URL or a local path: other schemes (s3://, ftp://) are refused when the run is triggered.
@@ -103,3 +106,6 @@ with DAG(
     # none_failed: a failed check fails the run through this leaf; no shards (empty lists) still reports.
     report = ReportClipLayoutOperator(task_id="report", shards=plan.output, trigger_rule="none_failed", **common)
     fetch >> annotate >> plan >> check >> report
+    # A teardown: written whatever happened upstream, without deciding the run's state.
+    report >> WriteRunReportOperator(task_id="run_report", family="clip_datasets", output_root=common["data_root"],
+                                     options={"dataset": "{{ params.dataset }}"}).as_teardown()

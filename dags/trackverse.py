@@ -3,7 +3,8 @@
 
 Builds the TrackVerse dataset (MMPLab/TrackVerse) from a list of YouTube ids. Every step is mapped over shards of
 videos and resumable per video; each video gets one manifest row per step (`<output_root>/_work/trackverse/<run>/`).
-Tasks: `plan`, `videos` (steps 2-5 below, one after another per shard), `tracks`, `clips`, `curate`, `report`.
+Tasks: `plan`, `videos` (steps 2-5 below, one after another per shard), `tracks`, `clips`, `curate`, `report`,
+`run_report`.
 
 1. **plan** — `yid_index`: a file or URL of ids, one per line, or HD-VILA-style JSON / JSON lines (`video_id`).
 2. **download** — `videos_mp4/<yid[:2]>/<yid>.mp4` from `video_source`: `youtube` (yt-dlp with upstream's formats
@@ -20,7 +21,9 @@ Tasks: `plan`, `videos` (steps 2-5 below, one after another per shard), `tracks`
 6. **tracks** — the `detector` plus ByteTrack per kept segment; tracks of at least `min_track_len` s and mean area
    `min_track_area` → `tracks_meta/<domain>/<yid[:2]>/<yid>-meta.jsonl.gzip`.
 7. **clips** — one clip per track: `tracks_mp4/<domain>/<fn>`; **curate** — `tracks_subsets/<domain>/`.
-8. **report** — `summary.json`; the run fails when no video could be downloaded.
+8. **report** — `summary.json`; the run fails when no video could be downloaded. **run_report** —
+   `report.html` (tracks per class, segments, tracked boxes on frames, blurred faces next to the originals)
+   and the dataset card `README.md`.
 
 `output_root` may be `s3://bucket/prefix` (connection `aws_default`). Unscheduled (`schedule=None`): trigger it.
 """
@@ -30,6 +33,7 @@ import pendulum
 from airflow.sdk import DAG, Param
 
 from visionflow_airflow.common import dag_kwargs
+from visionflow_airflow.operators.report import WriteRunReportOperator
 from visionflow_airflow.operators.trackverse import (
     ClipTrackVerseTracksOperator,
     CurateTrackVerseOperator,
@@ -126,3 +130,6 @@ with DAG(
     curate = CurateTrackVerseOperator(task_id="curate", settings=SETTINGS, trigger_rule="none_failed", **root)
     report = ReportTrackVerseOperator(task_id="report", shards=plan.output, trigger_rule="none_failed", **root)
     plan >> stages["videos"] >> stages["tracks"] >> stages["clips"] >> curate >> report
+    # A teardown: written whatever happened upstream, without deciding the run's state.
+    report >> WriteRunReportOperator(task_id="run_report", family="trackverse",
+                                     options={"domain": "{{ params.domain }}"}, **root).as_teardown()

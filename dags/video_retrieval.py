@@ -13,7 +13,8 @@ The XTune guide's AdaCLIP preparation (`utils/frame_extraction.py` and `annot_pr
    count of `ffmpeg -i IN -q:v 2 [-r frame_rate]` on the same video, short side scaled down to `frame_size`
    (never up), rotated videos upright. Finished videos are skipped on reruns;
 4. **report**: `<data_root>/reports/video_retrieval_<dataset>.json` (frames, failures, annotated videos
-   without frames).
+   without frames); **run_report**: `<data_root>/reports/video_retrieval/<run>/report.html` (frames per video,
+   durations, frame strips), the latest also as `<data_root>/report-video_retrieval-<dataset>.html`.
 
 The video key is the file name without its last extension: DiDeMo's `<id>.avi.mp4` gives `<id>.avi`, the key
 AdaCLIP's annotations use. Point `frames_dir` in AdaCLIP's `configs/<dataset>.json` at the frames folder.
@@ -25,6 +26,7 @@ import pendulum
 from airflow.sdk import DAG, Param
 
 from visionflow_airflow.common import dag_kwargs, fail_run_when_a_step_failed
+from visionflow_airflow.operators.report import WriteRunReportOperator
 from visionflow_airflow.operators.xtune_video import (
     ExtractRetrievalFramesOperator,
     FetchRetrievalVideosOperator,
@@ -83,3 +85,9 @@ with DAG(
                                      **frames_root)
     [annotations, extract] >> report
     fail_run_when_a_step_failed(dag)
+    # After the watcher, so a report that cannot be drawn never fails the run (a teardown neither).
+    report >> WriteRunReportOperator(
+        task_id="run_report", family="video_retrieval", output_root="{{ params.data_root }}",
+        options={"dataset": "{{ params.dataset }}"},
+        images_root="{{ params.frames_dir or params.data_root.rstrip('/') ~ '/frames/' ~ params.dataset }}",
+    ).as_teardown()

@@ -208,7 +208,7 @@ def start(lay: Layout, timeout: float) -> int:
         procs.stop()
         raise
     log.info("demo runs done in %.0fs\n\n%s\n", time.monotonic() - started, _summary(lay, runs, states))
-    for report in sorted(lay.data.glob("*/report.html")):
+    for report in sorted(lay.data.glob("*/report*.html")):  # report-<dag>.html where DAGs share a root
         log.info("report: http://%s:%d%s%s", ap.HOST, lay.port, REPORTS_PREFIX, report)
     log.info("Airflow UI: http://%s:%d (login %s/%s). Logs: %s. Stop everything with `make stop`.",
              ap.HOST, lay.port, USER, PASSWORD, lay.logs)

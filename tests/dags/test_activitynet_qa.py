@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.report.report_html import image_titled, read_report, summary_of
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -54,6 +56,17 @@ def test_rows_filter_and_dataset_info(airflow_db, dag, sample_source, tmp_path):
     assert report["too_short_videos"]["count"] == 1 and "v_shortclip01" in report["too_short_videos"]["examples"]
     assert report["unreadable_videos"]["count"] == 1
     assert report["duration_from"] == {"stream": 3, "container": 2}
+    # The run report draws the same numbers; the card sits beside LLaMA-Factory's own README.md, not over it.
+    latest = tmp_path / "report-activitynet_qa.html"
+    shown = summary_of(latest)
+    assert (shown["unmatched questions"], shown["missing videos"], shown["too-short videos"]) == ("1", "1", "1")
+    assert shown["rows written"] == "7" and not (tmp_path / "README.md").exists()
+    card = (tmp_path / "README-activitynet_qa.md").read_text()
+    assert f"dataset: {report['entry']}" in card and f"`{report['entry']}.json`" in card
+    assert "| `dataset_info.json` |" in card
+    headings, images = read_report(latest)
+    image_titled(images, "Questions and videos")
+    image_titled(images, "Duration of kept videos (> 3 s)")
 
 
 def test_stops_at_n(airflow_db, dag, sample_source, tmp_path):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.report.report_html import image_titled, read_report, summary_of
+
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("archive_url", "val_archive_url", "split_url", "classnames_url", "annotations_url", "karpathy_url",
            "checksums_url")
@@ -60,9 +62,11 @@ def test_dataset_is_prepared_and_reported(airflow_db, dag, sample_source, tmp_pa
     assert {s: c["images"] for s, c in report["splits"].items()} == images
     assert sum(c.get("missing_image", 0) for c in report["splits"].values()) == missing
     assert report["tree"]["missing"] == []
+    check_run_report(tmp_path / f"report-clip_datasets-{dataset}.html", report)
     if dataset == "caltech101":
         assert json.loads((tmp_path / "dataset_info.json").read_text()) == {
             "caltech101": {"file_name": "caltech101.json"}}
+        assert "| `caltech-101/split_zhou_Caltech101.json` |" in (tmp_path / "README.md").read_text()
         assert report["image_modes"]["L"] == 5  # the grayscale class
     if dataset not in ("caltech101", "mscoco2014"):
         return
@@ -71,6 +75,21 @@ def test_dataset_is_prepared_and_reported(airflow_db, dag, sample_source, tmp_pa
     again = dag.test(run_conf=sample_conf(sample_source.urls, dataset, tmp_path))
     assert again.state == "success"
     assert sum(sample_source.hits.values()) == hits
+
+
+def check_run_report(latest: Path, layout: dict):
+    """The run report: images per split and class folder, sizes, a contact sheet of sampled images."""
+    shown = summary_of(latest)
+    for split, counts in layout["splits"].items():
+        assert shown[f"{split} ok"] == str(counts["ok"])
+    headings, images = read_report(latest)
+    assert "Samples" in headings
+    image_titled(images, "Images per split (ok)")
+    image_titled(images, "Images per class folder")
+    image_titled(images, "Output sizes")
+    assert image_titled(images, next(h for h in headings if h.endswith("sampled images"))).width >= 128
+    card = (latest.parent / "README.md").read_text()  # one card for the data root, listing the split files
+    assert card.startswith("# CLIP fine-tuning image sets") and "## How to load it" in card
 
 
 def test_missing_kaggle_input_fails_the_run(airflow_db, dag, tmp_path):

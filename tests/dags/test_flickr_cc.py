@@ -96,6 +96,9 @@ def test_crawl_of_the_dense_day_is_complete_without_duplicates(airflow_db, dags,
     assert result["rows"] == len(ids) and result["requests"] == sample_source.hits[API] - before
     assert fa.API_KEY not in json.dumps(result)
     assert asset_event_extras(f"flickr_cc/{fa.DENSE_DAY}") == [{"day": fa.DENSE_DAY, "rows": len(ids)}]
+    # The three Flickr DAGs share this root: each keeps its own latest report, none is called report.html.
+    assert f"Flickr-CC crawl of {fa.DENSE_DAY}" in (out / "report-flickr_cc_crawl.html").read_text()
+    assert not (out / "report.html").exists()
 
     again = dag.test(run_conf={"date": fa.DENSE_DAY, "output_root": str(out)})
     assert again.state == "success" and xcom(again, "crawl_day")["skipped"]
@@ -149,6 +152,10 @@ def test_subsets_then_download_then_memmap(airflow_db, dags, sample_source, flic
     rerun = dags.dags["flickr_cc_download"].test(run_conf=conf)
     assert rerun.state == "success"
     assert sum(n for p, n in sample_source.hits.items() if p.startswith(f"{fa.PREFIX}/photos/")) == images_before
+    assert "Flickr-CC lists" in (out / "report-flickr_cc_subsets.html").read_text()
+    assert "Flickr-CC download of flickr-100.tsv.gz" in (out / "report-flickr_cc_download.html").read_text()
+    card = (out / "README.md").read_text()
+    assert all(f"`report-{d}.html`" in card for d in ("flickr_cc_crawl", "flickr_cc_subsets", "flickr_cc_download"))
 
 
 def test_hook_reads_the_connection_and_keeps_secrets_out_of_repr(sample_source, flickr_conn):

@@ -14,6 +14,8 @@ from include.visionflow.manifest import read_manifest
 from include.visionflow.shards import ShardSpec
 from include.visionflow.storage import open_storage
 
+from tests.report.report_html import image_titled, read_report
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -79,6 +81,29 @@ def test_full_run_over_http(airflow_db, dag, source, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["videos"] == len(sample.INDEX) and summary["segments_kept"] == 2
     assert summary["stages"]["download"]["counts"]["ok"] == 3
+    check_report(out, dr.run_id)
+
+
+def check_report(out: Path, run_id: str):
+    """The run report: counts per step, tracks per class, segments, tracked boxes and blurred-face pairs."""
+    from include.visionflow.report.publish import run_report_rel
+    from include.visionflow.tracking.meta import read_records
+
+    assert (out / "report.html").read_text() == (out / run_report_rel("trackverse", run_id)).read_text()
+    headings, images = read_report(out / "report.html")
+    assert {"Items per status", "Samples", "Tracked boxes on sampled frames",
+            "Blurred faces next to the originals"} <= set(headings), headings
+    storage = open_storage(str(out))
+    tracks = [r for y in sample.VIDEOS for r in read_records(storage, f"tracks_meta/faces/{y[:2]}/{y}-meta.jsonl.gzip")]
+    assert tracks  # the sample videos have faces to track
+    image_titled(images, "Tracks per class")
+    image_titled(images, "Segments kept per video")
+    image_titled(images, "Length of kept segments")
+    boxes = image_titled(images, "Tracked boxes on sampled frames")
+    pairs = image_titled(images, "Blurred faces next to the originals")
+    assert boxes.width > 300 and pairs.width > 300
+    card = (out / "README.md").read_text()
+    assert "TrackVerse" in card and "tracks_subsets/faces/" in card
 
 
 def test_a_failing_first_step_fails_the_run(airflow_db, dag, source, tmp_path):

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.report.report_html import image_titled, read_report, summary_of
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -62,6 +64,20 @@ def test_msrvtt_from_the_zip(airflow_db, dag, sample_source, tmp_path):
     assert Image.open(frames / "video7021/image_00001.jpg").size == (64, 151)  # portrait
     summary = json.loads((tmp_path / "reports/video_retrieval_msrvtt.json").read_text())
     assert summary["counts"]["ok"] == 4 and summary["annotated"]["train"]["without_frames"] == []
+    # The run report: frames per video, durations of the videos, a frame strip per sampled video.
+    from include.visionflow.report.publish import run_report_rel
+
+    latest = tmp_path / "report-video_retrieval-msrvtt.html"
+    assert latest.read_text() == (tmp_path / run_report_rel("video_retrieval", dr.run_id)).read_text()
+    headings, images = read_report(latest)
+    assert "Frame strips of sampled videos" in headings
+    assert image_titled(images, "Frames per item").width > 0
+    assert image_titled(images, "Video duration (4 of 4 videos)").width > 0
+    strips = image_titled(images, "Frame strips of sampled videos")
+    assert strips.height > 4 * 96  # four videos, one strip each
+    assert summary_of(latest)["frames"] == str(summary["frames"])
+    card = (tmp_path / "README.md").read_text()  # the dataset card: AdaCLIP's annots and frames_dir
+    assert "| `annots/msrvtt/train.json` |" in card and "frames_dir" in card
 
 
 def test_didemo_keys_keep_their_extension(airflow_db, dag, sample_source, tmp_path):

@@ -17,6 +17,7 @@ from include.visionflow.progress import Progress
 from include.visionflow.shards import (
     MAX_SHARDS,
     ShardSpec,
+    balanced_rows,
     iter_csv,
     process_shard,
     read_shard,
@@ -41,6 +42,28 @@ def test_write_and_read_shards(tmp_path):
     assert read_shard(storage, specs[2])[0] == {"id": "20", "url": "http://x/20"}
     assert ShardSpec.from_xcom(specs[1].to_xcom()) == specs[1]
     assert specs[0].manifest_rel == "_work/r/manifests/shard-00000.manifest.parquet"
+
+
+def test_balanced_rows_even_out_name_sorted_heavy_rows(tmp_path):
+    # A name-sorted folder: the 8 big videos first, then 16 small ones (cut in order: 8 big + 4 small | 12 small).
+    rows = [{"key": f"big{i}", "w": 100} for i in range(8)] + [{"key": f"small{i:02d}", "w": 10} for i in range(16)]
+    ordered = balanced_rows(rows, 12, lambda r: r["w"])
+    assert sorted(r["key"] for r in ordered) == sorted(r["key"] for r in rows)
+    shards = [ordered[:12], ordered[12:]]
+    assert [sum(r["w"] for r in s) for s in shards] == [480, 480]
+    assert all([r["key"] for r in s] == sorted(r["key"] for r in s) for s in shards)  # input order kept
+    specs = write_shards(open_storage(str(tmp_path)), "_work/b", ordered, 12, ["key"])
+    assert [s.count for s in specs] == [12, 12]
+
+
+def test_balanced_rows_fill_shards_as_write_shards_cuts_them():
+    rows = [{"key": str(i), "w": w} for i, w in enumerate((50, 1, 1, 1, 1, 1, 1))]
+    ordered = balanced_rows(rows, 3, lambda r: r["w"])
+    chunks = [ordered[:3], ordered[3:6], ordered[6:]]
+    assert [sum(r["w"] for r in c) for c in chunks] == [52, 3, 1]  # the heavy row shares with the fewest
+    assert [r["key"] for r in chunks[0]][0] == "0"
+    assert balanced_rows(rows[:2], 3, lambda r: r["w"]) == rows[:2]
+    assert balanced_rows([], 3, lambda r: 0) == []
 
 
 def _six(tmp_path):

@@ -105,6 +105,17 @@ def test_small_video_is_never_upscaled_but_mmaction_mode_does(videos, tmp_path):
     assert Image.open(tmp_path / "b" / "img_00001.jpg").size == (312, 256)
 
 
+def test_one_thread_writes_the_same_frames_as_the_thread_pool(videos, tmp_path):
+    for name in ("rotated0001", "bbbunny0001"):
+        (tmp_path / f"{name}-1").mkdir()
+        (tmp_path / f"{name}-2").mkdir()
+        one = extract_frames(videos[name], tmp_path / f"{name}-1", fps=10, short_side=256, threads=1)
+        two = extract_frames(videos[name], tmp_path / f"{name}-2", fps=10, short_side=256, threads=2)
+        assert one == two > 0
+        assert [p.read_bytes() for p in sorted((tmp_path / f"{name}-1").iterdir())] == \
+            [p.read_bytes() for p in sorted((tmp_path / f"{name}-2").iterdir())]
+
+
 @pytest.mark.parametrize("name", ["carphone001", "bbbunny0001"])
 def test_counts_equal_ffmpeg_cli(videos, tmp_path, name):
     import imageio_ffmpeg

@@ -10,6 +10,7 @@ from include.sample_source.kinetics import generate
 from include.visionflow.datasets import video_frames as vf
 from include.visionflow.errors import BadInputError
 from include.visionflow.manifest import read_manifest
+from include.visionflow.shards import read_shard
 from include.visionflow.storage import open_storage
 from include.visionflow.video.probe import probe
 
@@ -50,6 +51,19 @@ def test_a_file_name_that_cannot_be_a_folder_is_a_bad_row(tmp_path):
     row = read_manifest(storage, specs[0].manifest_rel)[0]
     assert stats.counts == {"bad_row": 1} and row.reason == "unsafe_video_path" and "name" in row.key
     assert sorted(p.name for p in out.iterdir() if p.name != ".tmp") == ["_work"]  # no frames folder made
+
+
+def test_plan_balances_shards_by_file_size(tmp_path):
+    # Name order would cut big_0..big_3 | small_0..small_3; each shard should get two of each instead.
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for i in range(4):
+        (videos / f"big_{i}.mp4").write_bytes(b"x" * 9000)
+        (videos / f"small_{i}.mp4").write_bytes(b"x" * 1000)
+    storage = open_storage(str(tmp_path / "out"))
+    specs = vf.plan(storage, "_work/run", videos, per_shard=4)
+    shards = [[row["key"] for row in read_shard(storage, spec)] for spec in specs]
+    assert shards == [["big_0", "big_2", "small_0", "small_2"], ["big_1", "big_3", "small_1", "small_3"]]
 
 
 def test_frames_list_and_rerun(tree, tmp_path):

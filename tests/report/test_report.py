@@ -81,9 +81,16 @@ def test_every_family_report_runs_on_an_empty_root(tmp_path):
 
     storage = open_storage(str(tmp_path))
     extra = {"flickr_download": {"images": storage, "subset": "flickr-50.tsv.gz"},
-             "flickr_crawl": {"day": "2021-06-01"}, "kinetics": {"dataset": "kinetics400"}}
+             "flickr_crawl": {"day": "2021-06-01"}, "kinetics": {"dataset": "kinetics400"},
+             "video_retrieval": {"dataset": "msrvtt", "images": storage}, "clip_datasets": {"dataset": "caltech101"}}
     for family, write in FAMILIES.items():
         uri = write(storage, run_id="manual__2026-01-01T00:00:00+00:00", **extra.get(family, {}))
         assert uri.endswith(f"reports/{family}/manual__2026-01-01T00_00_00_00_00/report.html"), uri
         assert (tmp_path / "README.md").is_file()
     assert not (tmp_path / ".tmp").exists()
+    # One latest copy per DAG where DAGs or datasets share a root; the others own theirs (report.html).
+    for latest in ("report-flickr_cc_crawl.html", "report-flickr_cc_subsets.html", "report-flickr_cc_download.html",
+                   "report-video_retrieval-msrvtt.html", "report-activitynet_qa.html",
+                   "report-clip_datasets-caltech101.html"):
+        assert (tmp_path / latest).is_file(), latest
+    assert "TrackVerse" in (tmp_path / "report.html").read_text()  # the last family that owns its root

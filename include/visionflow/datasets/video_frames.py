@@ -20,9 +20,10 @@ from pathlib import Path, PurePosixPath
 from include.visionflow.errors import BadInputError, BadRowError
 from include.visionflow.manifest import ItemResult, ShardStats, Status, read_manifest
 from include.visionflow.paths import safe_relpath
-from include.visionflow.shards import ShardSpec, process_shard, write_shards
+from include.visionflow.shards import ShardSpec, balanced_rows, process_shard, write_shards
 from include.visionflow.storage import Storage
 from include.visionflow.video.frames import FrameOptions, extract_with
+from include.visionflow.video.probe import work_estimate
 from include.visionflow.video.publish import publish_folder, published_count, staging_folder
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,8 @@ def plan(storage: Storage, work_rel: str, video_dir: str | Path, per_shard: int 
     found = discover(video_dir)
     if not found:
         log.warning("no videos (%s) under %s", ", ".join(VIDEO_SUFFIXES), video_dir)
-    rows = ({"key": key, "src": src, "error": error} for src, key, error in found)
+    rows = [{"key": key, "src": src, "error": error} for src, key, error in found]
+    rows = balanced_rows(rows, per_shard, lambda r: 0 if r["error"] else work_estimate(Path(video_dir, r["src"])))
     specs = write_shards(storage, work_rel, rows, per_shard, SHARD_COLUMNS, label="frames")
     log.info("%s videos in %s shards", len(found), len(specs))
     return specs

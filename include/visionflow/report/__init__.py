@@ -14,7 +14,8 @@ A family calls :func:`write_report` once at the end of a run::
     )
 
 or, with the root copy, the dataset card and an empty ``.tmp`` removed, through
-``include.visionflow.report.families.publish(storage, title, run_id, "<family>", card=Card(...), run=...)``.
+``include.visionflow.report.publish.publish(storage, title, run_id, "<family>", card=Card(...), run=...)``
+(registered in ``families.FAMILIES`` for the report task).
 
 * ``run`` (a :class:`RunData`) comes from :func:`collect_work` (lists ``*.manifest.parquet`` and
   ``*.stats.json`` below a folder; the folder holding ``manifests/`` names the group: split or stage) or from

@@ -23,6 +23,7 @@ class Card:
     lists: list[str] = field(default_factory=list)
     layout: str = ""
     reports: str = "reports/"
+    latest: tuple[str, ...] = ("report.html",)  # the latest run's copy, one per DAG writing this root
 
 
 def _list_keys(storage: Storage, entries: list[str]) -> list[str]:
@@ -66,10 +67,11 @@ def render_card(storage: Storage, card: Card) -> str:
              "## Files", files]
     if card.layout:
         parts += ["## Layout", card.layout]
+    latest = ", ".join(f"`{name}`" for name in card.latest)
     parts += ["## How to load it", card.loading,
               "## Run reports",
               f"Each run writes `{card.reports}<family>/<run id>/report.html` (counts, failed items, plots, samples) "
-              "and `report.html` here (the latest run's).",
+              f"and a copy of the latest run's here: {latest}.",
               f"_Card written by visionflow on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}._"]
     return "\n\n".join(p.strip() for p in parts) + "\n"
 

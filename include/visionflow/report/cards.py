@@ -50,6 +50,8 @@ def flickr() -> Card:
                 "subsets are named by their line count (`flickr-50k.tsv.gz`, `flickr-50.tsv.gz`).",
         lists=["lists/"],
         layout="`meta/<day>/` daily TSVs and crawl.json, `lists/` lists + MD5SUMS + memmaps, `images/...` JPEGs.",
+        # one latest report per DAG (report.families.FLICKR_DAGS): they share this root
+        latest=tuple(f"report-{dag}.html" for dag in ("flickr_cc_crawl", "flickr_cc_subsets", "flickr_cc_download")),
     )
 
 
@@ -82,4 +84,69 @@ def video_frames() -> Card:
         loading="```python\nfor line in open('filelist.txt'):\n    folder, n = line.split()\n"
                 "    frames = [f'{folder}/{i:05d}.jpg' for i in range(1, int(n) + 1)]\n```",
         lists=["filelist.txt"],
+    )
+
+
+def adaclip() -> Card:
+    return Card(
+        title="AdaCLIP video-retrieval data (MSRVTT, DiDeMo, ActivityNet Captions)",
+        what="JPEG frames of each video (`<frames_dir>/<video key>/image_%05d.jpg`, numbered from 1, as "
+             "AdaCLIP's `utils/frame_extraction.py` names them) and the annotation splits AdaCLIP's loaders "
+             "read (`annots/<dataset>/{train,val[,test]}.json`, dicts keyed by video id).",
+        source="MSRVTT: CLIP4Clip's `MSRVTT_data.json` and the 9k/JSFusion CSVs; DiDeMo: LocalizingMoments "
+               "`{split}_data.json` filtered by the Collaborative Experts split lists; ActivityNet Captions: "
+               "`train.json` and `val_1.json` (written as `val.json`). Videos from the run's `videos_url` or "
+               "`videos_dir`.",
+        licence="The videos keep their owners' terms (MSRVTT and ActivityNet come from YouTube, DiDeMo from "
+                "Flickr under Creative-Commons licences): research use, no redistribution of the frames, cite the "
+                "datasets. The annotations keep their authors' licences.",
+        loading="In AdaCLIP, put `annots/<dataset>/` under the repository's `annots/` and set `frames_dir` in "
+                "`configs/<dataset>.json` to the frames folder:\n```json\n{\"frames_dir\": "
+                "\"<data_root>/frames/msrvtt\"}\n```\nVideos that had no frames are left out of the splits and "
+                "listed in `reports/video_retrieval_<dataset>.json`.",
+        lists=["annots/"],
+        layout="`annots/<dataset>/{train,val[,test]}.json`, `annots/<dataset>/report.json`, "
+               "`frames/<dataset>/<video key>/image_%05d.jpg` (unless `frames_dir` is elsewhere), `reports/`.",
+        latest=("report-video_retrieval-<dataset>.html",),
+    )
+
+
+def clip_images() -> Card:
+    return Card(
+        title="CLIP fine-tuning image sets (XTune)",
+        what="Image classification and retrieval sets in the layouts CLIP fine-tuning code (Dassl-style "
+             "loaders) reads: Caltech101 with its Zhou split, mini-ImageNet with `classnames.txt`, MSCOCO 2014 "
+             "with Karpathy's splits, Flickr30k and Flickr5k; one folder per dataset under this root.",
+        source="Caltech101 from CaltechDATA, MSCOCO 2014 from images.cocodataset.org, the split and caption "
+               "JSONs from the URLs given to the run; each archive verified against the checksum registry "
+               "(`include/visionflow/checksums.json`).",
+        licence="Caltech101: research use, cite Fei-Fei et al. 2004. mini-ImageNet: ImageNet's terms "
+                "(non-commercial research, no redistribution). MSCOCO: annotations CC BY 4.0, images under their "
+                "Flickr owners' licences. Flickr30k: Flickr's terms, non-commercial research, cite Young et al. "
+                "2014.",
+        loading="Point the trainer's data root (`$DATA` in Dassl) at this folder; each dataset's loader finds "
+                "its own folder (`caltech-101/`, `mini-imagenet/`, `mscoco2014/`, `flickr/`, `flickr5k/`). "
+                "`layout_report.json` in each folder lists what the last run checked and anything missing.",
+        lists=["caltech-101/split_zhou_Caltech101.json", "mini-imagenet/classnames.txt", "mscoco2014/",
+               "flickr/", "flickr5k/", "dataset_info.json"],
+        layout="`caltech-101/101_ObjectCategories/<class>/*.jpg`, `mini-imagenet/{train,val,test}/<wnid>/`, "
+               "`mscoco2014/{train2014,val2014}/`, `flickr/flickr30k-images/`, `flickr5k/flickr5k-images/`.",
+        latest=("report-clip_datasets-<dataset>.html",),
+    )
+
+
+def activitynet_qa(file_name: str) -> Card:
+    return Card(
+        title="ActivityNet-QA for Qwen2-VL (LLaMA-Factory)",
+        what=f"`{file_name}`: ActivityNet-QA questions joined with their answers, one sharegpt row per "
+             "question with the path of its video, kept only for videos longer than the run's `seconds`.",
+        source="MILVLG/activitynet-qa's `dataset/<name>.json` (questions) and `dataset/<type>_a.json` "
+               "(answers), the ActivityNet videos of the run's `videos_dir`.",
+        licence="ActivityNet-QA is released for research; the videos come from YouTube and keep their "
+                "uploaders' terms: do not redistribute them. Cite ActivityNet-QA (Yu et al. 2019).",
+        loading="The run merged this entry into `dataset_info.json` (other entries untouched); in a "
+                "LLaMA-Factory config:\n```yaml\ndataset: " + file_name.removesuffix(".json") +
+                "\ndataset_dir: <this folder>\n```",
+        lists=[file_name, "dataset_info.json"],
+        latest=("report-activitynet_qa.html",),
     )

@@ -1,92 +1,38 @@
 """The report and dataset card of each existing family, built from what its run left in the output root.
 
 Every function returns the report's URI. Reports go to ``reports/<family>/<run>/report.html`` and, as the latest,
-``report.html`` at the root; the card to ``README.md``. New families call :func:`publish` the same way.
+``report.html`` at the root (``report-<dag id>.html`` where DAGs share the root); the card to ``README.md``.
+New families call :func:`publish` the same way; the newer ones live in :mod:`.video_families` and
+:mod:`.xtune_families`.
 """
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 import logging
-import os
-import re
-import time
 from collections import Counter
 from datetime import datetime, timezone
-from pathlib import Path
 
-from include.visionflow.report import cards
-from include.visionflow.report.card import write_card
-from include.visionflow.report.data import RunData, collect_work
-from include.visionflow.report.html import write_report
+from include.visionflow.report import cards, video_families, xtune_families
+from include.visionflow.report.data import collect_work
 from include.visionflow.report.plots import Bars, Histogram
-from include.visionflow.report.sheets import Sheet
+from include.visionflow.report.publish import frame_strips, publish, read_json as _json, thumbnails
 from include.visionflow.shards import work_rel
-from include.visionflow.storage import TMP_DIR, Storage
+from include.visionflow.storage import Storage
 
 log = logging.getLogger(__name__)
 
-THUMBNAILS = 24
-STRIPS = 4
-FRAMES_PER_STRIP = 8
+# The three Flickr DAGs share one output root: each keeps its own latest report there.
+FLICKR_DAGS = {"flickr_crawl": "flickr_cc_crawl", "flickr_subsets": "flickr_cc_subsets",
+               "flickr_download": "flickr_cc_download"}
 
 
-def safe_run(run_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
+def latest_of(dag_id: str) -> str:
+    return f"report-{dag_id}.html"
 
 
-def publish(storage: Storage, title: str, run_id: str, family: str, card=None, **report) -> str:
-    """Write ``reports/<family>/<run>/report.html``, the root ``report.html`` and (if given) the card; return
-    the run's report URI. ``report`` is passed on to :func:`write_report`. The family is in the path because
-    DAGs sharing an output root (the Flickr ones) may share a run id too."""
-    rel = f"reports/{family}/{safe_run(run_id)}/report.html"
-    uri = write_report(storage, title, out_rel=rel, **report)
-    storage.write_bytes("report.html", storage.read_bytes(rel))
-    if card is not None:
-        write_card(storage, card)
-    tidy_staging(storage)
-    return uri
-
-
-def tidy_staging(storage: Storage, settle: float = 10.0) -> None:
-    """The run's last step leaves no empty ``.tmp/`` behind: empty folders in it (untouched for ``settle``
-    seconds, or ours) and then ``.tmp`` itself are removed. ``rmdir`` never removes a folder with a file in
-    it, so a concurrent writer's temp files stay."""
-    if not storage.is_local:
-        return
-    tmp = Path(storage.uri(TMP_DIR))
-    if not tmp.is_dir():
-        return
-    now = time.time()
-    for folder in sorted((p for p in tmp.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-        with contextlib.suppress(OSError):
-            if str(os.getpid()) in folder.name or now - folder.stat().st_mtime > settle:
-                folder.rmdir()
-    with contextlib.suppress(OSError):
-        tmp.rmdir()
-
-
-def thumbnails(storage: Storage, run: RunData, title: str, group: str | None = None) -> Sheet:
-    rows = [r for r in run.ok() if r.get("output") and (group is None or r["group"] == group)]
-    picked = rows[:: max(1, len(rows) // THUMBNAILS)][:THUMBNAILS]
-    return Sheet(title, [[r["output"]] for r in picked], storage=storage)
-
-
-def frame_strips(storage: Storage, folders: list[str], title: str) -> Sheet:
-    """A strip of evenly spaced frames from each of the first ``STRIPS`` folders."""
-    rows, captions = [], []
-    for folder in folders[:STRIPS]:
-        frames = sorted(k for k in storage.list(folder) if k.endswith((".jpg", ".jpeg", ".png")))
-        if frames:
-            step = max(1, len(frames) // FRAMES_PER_STRIP)
-            rows.append(frames[::step][:FRAMES_PER_STRIP])
-            captions.append(f"{folder} ({len(frames)} frames)")
-    return Sheet(title, rows, storage=storage, captions=captions, cell=96)
-
-
-def _json(storage: Storage, rel: str) -> dict:
-    return json.loads(storage.read_text(rel)) if storage.exists(rel) else {}
+def _flickr(storage: Storage, title: str, run_id: str, family: str, **report) -> str:
+    return publish(storage, title, run_id, family, latest=latest_of(FLICKR_DAGS[family]), **report)
 
 
 def openimages(storage: Storage, run_id: str) -> str:
@@ -104,8 +50,9 @@ def flickr_download(storage: Storage, images: Storage, subset: str, run_id: str)
     work = work_rel("flickr_download", subset_stem(subset))
     run = collect_work(storage, work)
     summary = {k: v for k, v in _json(storage, f"{work}/summary.json").items() if not isinstance(v, dict)}
-    return publish(storage, f"Flickr-CC download of {subset} — run {run_id}", run_id, "flickr_download", cards.flickr(),
-                   run=run, summary=summary, samples=[thumbnails(images, run, f"{subset}: sampled images")])
+    return _flickr(storage, f"Flickr-CC download of {subset} — run {run_id}", run_id, "flickr_download",
+                   card=cards.flickr(), run=run, summary=summary,
+                   samples=[thumbnails(images, run, f"{subset}: sampled images")])
 
 
 def _day_rows(storage: Storage, rel: str) -> tuple[Counter, list[float]]:
@@ -128,7 +75,7 @@ def _day_rows(storage: Storage, rel: str) -> tuple[Counter, list[float]]:
 
 def flickr_crawl(storage: Storage, day: str, run_id: str) -> str:
     if not day:  # the crawl failed before it knew its day
-        return publish(storage, f"Flickr-CC crawl — run {run_id}", run_id, "flickr_crawl",
+        return _flickr(storage, f"Flickr-CC crawl — run {run_id}", run_id, "flickr_crawl",
                        notes=["The crawl task failed before choosing its day; see its log."])
     from include.visionflow.datasets.flickr_layout import DayLayout
 
@@ -140,8 +87,8 @@ def flickr_crawl(storage: Storage, day: str, run_id: str) -> str:
     plots = [Bars(f"Photos per licence, {day}", dict(licences.most_common()), "photos",
                   colours={k: "#1565c0" for k in licences}),
              Histogram(f"Upload hour (UTC), {day}", hours, "hour of day", edges=list(range(25)))]
-    return publish(storage, f"Flickr-CC crawl of {day} — run {run_id}", run_id, "flickr_crawl", cards.flickr(),
-                   summary=summary, extra_plots=plots)
+    return _flickr(storage, f"Flickr-CC crawl of {day} — run {run_id}", run_id, "flickr_crawl",
+                   card=cards.flickr(), summary=summary, extra_plots=plots)
 
 
 def flickr_subsets(storage: Storage, run_id: str) -> str:
@@ -151,8 +98,8 @@ def flickr_subsets(storage: Storage, run_id: str) -> str:
     summary = {name: f"{lines:,} lines, md5 {md5}" for name, (md5, lines) in lists.items()}
     plots = [Bars("Lines per list", {n: lines for n, (_, lines) in lists.items()}, "lines",
                   colours={n: "#1565c0" for n in lists})]
-    return publish(storage, f"Flickr-CC lists — run {run_id}", run_id, "flickr_subsets", cards.flickr(), summary=summary,
-                   extra_plots=plots)
+    return _flickr(storage, f"Flickr-CC lists — run {run_id}", run_id, "flickr_subsets", card=cards.flickr(),
+                   summary=summary, extra_plots=plots)
 
 
 def kinetics(storage: Storage, dataset: str, run_id: str) -> str:
@@ -180,4 +127,8 @@ FAMILIES = {
     "flickr_subsets": flickr_subsets,
     "kinetics": kinetics,
     "video_frames": video_frames,
+    "trackverse": video_families.trackverse,
+    "video_retrieval": video_families.video_retrieval,
+    "activitynet_qa": xtune_families.activitynet_qa,
+    "clip_datasets": xtune_families.clip_datasets,
 }

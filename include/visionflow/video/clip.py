@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
-import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
 
 from include.visionflow.errors import BadInputError, DecodeError
+from include.visionflow.video.prefetch import in_thread
 from include.visionflow.video.probe import VideoInfo, normalize_rotation, open_video, target_size
 
 log = logging.getLogger(__name__)
@@ -223,42 +222,11 @@ def _clip_items(container, stream, audio, spec: ClipSpec) -> Iterator[tuple[str,
             return
 
 
-def _in_thread(items: Iterator, depth: int = 8) -> Iterator:
-    """Run a frame producer (decode + scale) in its own thread, so it overlaps with encoding as in the
-    ffmpeg CLI's threaded pipeline. A bounded queue keeps at most ``depth`` frames in memory."""
-    buffer: queue.Queue = queue.Queue(maxsize=depth)
-    done, stop = object(), threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if stop.is_set():
-                    return
-                buffer.put(item)
-            buffer.put(done)
-        except BaseException as err:  # noqa: BLE001 - handed to the consumer, which re-raises it
-            buffer.put(err)
-
-    worker = threading.Thread(target=produce, name="vf-decode", daemon=True)
-    worker.start()
-    try:
-        while (item := buffer.get()) is not done:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue, then let it finish
-            with contextlib.suppress(queue.Empty):
-                buffer.get(timeout=0.05)
-        worker.join()
-
-
 def _copy_clip(container, stream, audio, output, spec: ClipSpec):
     """Encode the clip's frames and copy its audio; the output streams are made on the first frame (its size
     is known only then), and audio waits for them. Returns (video stream, frames written)."""
     ostream, oaudio, held, written = None, None, [], 0
-    with contextlib.closing(_in_thread(_clip_items(container, stream, audio, spec))) as items:
+    with contextlib.closing(in_thread(_clip_items(container, stream, audio, spec))) as items:
         for kind, item in items:
             if kind == "audio":
                 held.append(item)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import queue
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Iterator
 
 from include.visionflow.errors import BadInputError, DecodeError
+from include.visionflow.video.prefetch import in_thread
 from include.visionflow.video.probe import open_video
 
 log = logging.getLogger(__name__)
@@ -121,36 +121,6 @@ def _demuxed(container, stream, audio) -> Iterator[tuple[str, object]]:
             yield "video", (frame.to_ndarray(format="rgb24"), frame.pts)
 
 
-def _in_thread(items: Iterator, depth: int = 8) -> Iterator:
-    """Run a producer in its own thread (decoding overlaps detection); at most ``depth`` items wait."""
-    buffer: queue.Queue = queue.Queue(maxsize=depth)
-    done, stop = object(), threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if stop.is_set():
-                    return
-                buffer.put(item)
-            buffer.put(done)
-        except BaseException as err:  # noqa: BLE001 - handed to the consumer, which re-raises it
-            buffer.put(err)
-
-    worker = threading.Thread(target=produce, name="vf-face-decode", daemon=True)
-    worker.start()
-    try:
-        while (item := buffer.get()) is not done:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while worker.is_alive():
-            with contextlib.suppress(queue.Empty):
-                buffer.get(timeout=0.05)
-        worker.join()
-
-
 def _blur_stream(container, stream, audio, output, detector, threshold: float, mask_scale: float) -> FaceBlurStats:
     import av
 
@@ -158,7 +128,7 @@ def _blur_stream(container, stream, audio, output, detector, threshold: float, m
     ostream, oaudio, held = None, None, []
     frames = with_faces = faces = 0
     max_score = 0.0
-    with contextlib.closing(_in_thread(_demuxed(container, stream, audio))) as items:
+    with contextlib.closing(in_thread(_demuxed(container, stream, audio), name="vf-face-decode")) as items:
         for kind, item in items:
             if kind == "audio":
                 held.append(item)

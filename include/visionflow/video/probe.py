@@ -7,6 +7,7 @@ autorotates. Probing decodes one frame, so a file that opens but cannot be decod
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +81,15 @@ def target_size(width: int, height: int, short_side: int | None, *, upscale: boo
     else:
         long_out, short_out = max(1, int(long_in * short_side / short_in)), short_side
     return (long_out, short_out) if landscape else (short_out, long_out)
+
+
+def work_estimate(path: str | Path) -> int:
+    """How much decoding a file is, for balancing shards: its size in bytes (a stat, no probing; 0 when it
+    cannot be read, and the item reports why later)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def open_video(path: str | Path):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from typing import Any, Sequence
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from airflow.sdk import BaseOperatorLink
 from airflow.sdk.bases.xcom import BaseXCom
@@ -21,11 +21,12 @@ log = logging.getLogger(__name__)
 
 API_CONN_ID = "visionflow_api"
 REPORTS_PREFIX = "/visionflow/reports"
+S3_ROUTE = "_s3"
 XCOM_KEY = "report_url"
 
 
 class RunReportLink(BaseOperatorLink):
-    """The "Run report" button of the report task: the URL pushed by the task (empty for S3 outputs)."""
+    """The "Run report" button of the report task: the URL pushed by the task."""
 
     name = "Run report"
 
@@ -45,8 +46,12 @@ def api_base_url() -> str:
     return f"http://{host}:{conf.get('api', 'port', fallback='8080')}"
 
 
-def report_url(uri: str) -> str:
-    """The http(s) URL of a local report (the plugin serves it); empty for s3:// reports."""
+def report_url(uri: str, aws_conn_id: str = "aws_default") -> str:
+    """The http(s) URL the plugin serves the report at: ``<prefix>/<absolute path>`` for a local report,
+    ``<prefix>/_s3/<bucket>/<key>?conn=<aws_conn_id>`` for an s3:// one (read with that connection); empty
+    for anything else."""
+    if uri.startswith("s3://"):
+        return f"{api_base_url()}{REPORTS_PREFIX}/{S3_ROUTE}/{quote(uri[5:])}?{urlencode({'conn': aws_conn_id})}"
     if "://" in uri or not os.path.isabs(uri):
         return ""
     return f"{api_base_url()}{REPORTS_PREFIX}/{quote(uri.lstrip('/'))}"
@@ -83,12 +88,14 @@ def set_run_note(dag_id: str, run_id: str, note: str, conn_id: str = API_CONN_ID
 
 
 class WriteRunReportOperator(VisionflowOperator):
-    """Write ``reports/<run>/report.html`` (and ``report.html``, ``README.md``) in ``output_root``.
+    """Write ``reports/<family>/<run>/report.html``, the latest copy (``report.html`` or ``report-<dag>.html``)
+    and, where the family has one, the card ``README.md`` in ``output_root`` (``include.visionflow.report.publish``).
 
     :param family: a key of ``include.visionflow.report.families.FAMILIES``
     :param output_root: the run's output root (templated)
     :param options: extra keyword arguments of the family's report function (templated)
-    :param images_root: for ``flickr_download``: where the images are; empty = output_root (templated)
+    :param images_root: where the family's images or frames are, when not in ``output_root``
+        (``flickr_download``: empty = output_root; ``video_retrieval``: the frames root) (templated)
     """
 
     template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "options", "images_root")
@@ -104,10 +111,10 @@ class WriteRunReportOperator(VisionflowOperator):
 
         storage = self.storage()
         options = dict(self.options or {})
-        if self.family == "flickr_download":
+        if is_set(self.images_root) or self.family == "flickr_download":
             options["images"] = self.storage(self.images_root if is_set(self.images_root) else None)
         uri = FAMILIES[self.family](storage, run_id=context["run_id"], **options)
-        url = report_url(uri)
+        url = report_url(uri, self.aws_conn_id)
         context["ti"].xcom_push(key=XCOM_KEY, value=url)
         dag_run = context["dag_run"]
         note = f"[Run report]({url})\n\n`{uri}`" if url else f"Run report: `{uri}`"

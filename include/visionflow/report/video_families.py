@@ -1,0 +1,109 @@
+"""Reports of the TrackVerse and AdaCLIP video-retrieval runs (registered in :mod:`.families`)."""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+from include.visionflow.errors import ItemError
+from include.visionflow.report import cards
+from include.visionflow.report.card import Card
+from include.visionflow.report.data import collect_work, read_rows
+from include.visionflow.report.plots import Bars, Histogram
+from include.visionflow.report.publish import TOP_CLASSES, frame_strips, publish, read_json, spread, top
+from include.visionflow.shards import work_rel
+from include.visionflow.storage import Storage
+
+log = logging.getLogger(__name__)
+
+PROBED_VIDEOS = 200  # durations come from opening each video: a sample, evenly spread, is enough for the shape
+
+
+def trackverse_card(domain: str) -> Card:
+    return Card(
+        title=f"TrackVerse ({domain})",
+        what="Object tracks from videos, as TrackVerse (MMPLab) builds them: scene segments kept by the "
+             "content filters, tracks of the detector's classes (ByteTrack), one clip per track and curated "
+             "subsets.",
+        source="The YouTube ids of the run's `yid_index` (HD-VILA style), videos from YouTube or a mirror.",
+        licence="The videos and the clips cut from them belong to their YouTube uploaders and are governed by "
+                "YouTube's terms: use them for research and do not redistribute them. Faces are blurred in "
+                "`videos_blurred/` and the clips when `blur_faces` was on. Cite TrackVerse when you use it.",
+        loading="```python\nimport gzip, json\ntracks = [json.loads(l) for l in gzip.open("
+                f"'tracks_meta/{domain}/<yid[:2]>/<yid>-meta.jsonl.gzip', 'rt')]\n"
+                "# yid, fn (clip under tracks_mp4/<domain>/), track_ts, track_bbox (x, y, w, h px), top10_desc\n```",
+        lists=[f"tracks_subsets/{domain}/", "summary.json"],
+        layout="`videos_mp4/`, `videos_blurred/`, `videos_segm/` (scenes, kept segments, filter scores), "
+               f"`tracks_meta/{domain}/`, `tracks_mp4/{domain}/`, `tracks_subsets/{domain}/`.",
+    )
+
+
+def _segment_plots(storage: Storage, yids: list[str]) -> list:
+    from include.visionflow.datasets import trackverse as tv
+
+    per_video, lengths, scenes = [], [], []
+    for yid in yids:
+        if storage.exists(tv.scenes_rel(yid)):
+            scenes.append(len(storage.read_text(tv.scenes_rel(yid)).split()))
+        if storage.exists(tv.segments_rel(yid)):
+            kept = tv.read_segments(storage, yid)
+            per_video.append(len(kept))
+            lengths += [end - start for start, end in kept]
+    return [Histogram("Scenes detected per video", scenes, "scenes"),
+            Histogram("Segments kept per video (after the filters)", per_video, "segments"),
+            Histogram("Length of kept segments", lengths, "seconds")]
+
+
+def trackverse(storage: Storage, run_id: str, domain: str = "faces") -> str:
+    from include.visionflow.datasets import trackverse as tv
+    from include.visionflow.report.track_samples import blur_pairs, tracked_boxes
+    from include.visionflow.tracking.meta import read_records
+
+    run = collect_work(storage, work_rel("trackverse", run_id))
+    records = [rec for r in run.ok() if r["group"] == "tracks" and r.get("output")
+               for rec in read_records(storage, r["output"])]
+    classes = Counter((rec.get("top10_desc") or ["?"])[0] for rec in records)
+    yids = sorted({r["key"] for r in run.ok() if r["group"] == "filters"})
+    summary = {k: v for k, v in read_json(storage, "summary.json").items() if not isinstance(v, dict)}
+    summary.update({"tracks": len(records), "classes": len(classes)})
+    plots = [Bars(f"Tracks per class ({top(classes)})", dict(classes.most_common(TOP_CLASSES)), "tracks",
+                  colours={k: "#1565c0" for k in classes}),
+             Histogram("Track length", [rec["track_ts"][-1] - rec["track_ts"][0] for rec in records
+                                        if rec.get("track_ts")], "seconds"),
+             *_segment_plots(storage, yids)]
+    samples = [tracked_boxes(storage, records, tv.video_rel),
+               blur_pairs(storage, records, tv.video_rel, tv.blurred_rel)]
+    return publish(storage, f"TrackVerse ({domain}) — run {run_id}", run_id, "trackverse", trackverse_card(domain),
+                   run=run, summary=summary, extra_plots=plots, samples=samples)
+
+
+def _durations(frames: Storage, work: str) -> tuple[list[float], int]:
+    """Durations of up to :data:`PROBED_VIDEOS` of the run's videos (from the plan's shard rows), and how
+    many videos there were."""
+    from include.visionflow.datasets.activitynet_qa import video_duration
+
+    sources = [row["src"] for key in sorted(frames.list(f"{work}/shards")) if key.endswith(".parquet")
+               for row in read_rows(frames, key) if row.get("src") and not row.get("error")]
+    seconds = []
+    for src in spread(sources, PROBED_VIDEOS):
+        try:
+            seconds.append(video_duration(src)[0])
+        except (ItemError, OSError) as err:  # an unreadable video is in the failed table already
+            log.info("report: no duration for %s: %s", src, err)
+    return seconds, len(sources)
+
+
+def video_retrieval(storage: Storage, run_id: str, dataset: str, images: Storage) -> str:
+    """``storage``: the data root (annotations, the JSON report); ``images``: the frames root."""
+    work = work_rel("video_retrieval", run_id)
+    run = collect_work(images, work)
+    report = read_json(storage, f"reports/video_retrieval_{dataset}.json")
+    summary = {k: v for k, v in report.items() if k in ("dataset", "frames_dir", "frames")}
+    for split, annotated in report.get("annotated", {}).items():
+        summary[f"{split}: annotated videos"] = annotated.get("videos")
+        summary[f"{split}: annotated, without frames (first 20)"] = len(annotated.get("without_frames", []))
+    seconds, videos = _durations(images, work)
+    folders = [r["output"] for r in run.ok() if r.get("output")]
+    return publish(storage, f"AdaCLIP {dataset} frames — run {run_id}", run_id, "video_retrieval", cards.adaclip(),
+                   latest=f"report-video_retrieval-{dataset}.html", run=run, summary=summary,
+                   extra_plots=[Histogram(f"Video duration ({len(seconds)} of {videos} videos)", seconds, "seconds")],
+                   samples=[frame_strips(images, spread(folders, 4), "Frame strips of sampled videos")])
