@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ROOT := $(abspath .)
 
-.PHONY: venv test test-fast demo stop shell browser bench constraints clean
+.PHONY: venv test test-fast test-torch demo stop shell browser bench constraints clean
 
 # The venv is rebuilt when requirements or constraints change.
 # requirements-nodeps.txt goes in with --no-deps: those packages declare opencv-python, which would
@@ -31,6 +31,16 @@ browser:
 # Everything but the tests marked slow (dag runs through the scheduler, Celery).
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow" tests
+
+# The torch-based TrackVerse models (torchvision detector, ResNet-18 and LAION scorers) are not visionflow
+# dependencies, so `make test` skips their test file. This builds a second venv with them (about 6 GB) and runs it.
+TORCH_VENV := .venv-torch
+test-torch: venv
+	test -x $(TORCH_VENV)/bin/python || $(PY) -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/pip install -q -r requirements.txt -c constraints.txt
+	$(TORCH_VENV)/bin/pip install -q --no-deps -r requirements-nodeps.txt -c constraints.txt
+	$(TORCH_VENV)/bin/pip install -q torch==2.14.1 torchvision==0.29.1 open_clip_torch
+	$(TORCH_VENV)/bin/python -m pytest -q tests/engine/test_trackverse_torch_models.py
 
 demo: venv
 	$(BIN)/python -m include.demo start
