@@ -100,6 +100,14 @@ def shard_xcom(stats) -> dict:
     return {"shard": stats.shard_id, "items": stats.total, "counts": stats.counts, "reused": stats.reused}
 
 
+def shard_specs(xcoms: Any) -> list:
+    """The plan's XCom (a list of shard dicts, or nothing when the plan mapped no shards) as ShardSpecs: what
+    summary and report operators read back."""
+    from include.visionflow.shards import ShardSpec
+
+    return [ShardSpec.from_xcom(s) for s in xcoms or []]
+
+
 def _operator_base():
     from airflow.sdk import BaseOperator
     from airflow.sdk.exceptions import AirflowFailException

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
-from visionflow_airflow.common import VisionflowOperator, as_int, shard_xcom
+from visionflow_airflow.common import VisionflowOperator, as_int, shard_specs, shard_xcom
 
 SOURCE_FIELDS = ("archive_url", "val_archive_url", "split_url", "classnames_url", "annotations_url",
                  "karpathy_url", "checksums_url")
@@ -117,9 +117,7 @@ class ReportClipLayoutOperator(_ClipBase):
 
     def run(self, context) -> dict:
         from include.visionflow.datasets import clip_check
-        from include.visionflow.shards import ShardSpec
 
-        report = clip_check.report(self.storage(), [ShardSpec.from_xcom(s) for s in self.shards or []],
-                                   self.dataset, self.data_root)
+        report = clip_check.report(self.storage(), shard_specs(self.shards), self.dataset, self.data_root)
         self.log.info("%s prepared in %s/%s: %s", self.dataset, self.data_root, report["root"], report["splits"])
         return {"root": report["root"], "splits": report["splits"]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Sequence
 
-from visionflow_airflow.common import VisionflowOperator, as_bool, as_int, is_set, shard_xcom
+from visionflow_airflow.common import VisionflowOperator, as_bool, as_int, is_set, shard_specs, shard_xcom
 
 ASSET_ALIAS = "flickr_cc_day"
 
@@ -146,9 +146,8 @@ class SummarizeFlickrDownloadOperator(VisionflowOperator):
 
     def run(self, context) -> dict:
         from include.visionflow.datasets.flickr import summarize_download
-        from include.visionflow.shards import ShardSpec
 
-        specs = [ShardSpec.from_xcom(s) for s in self.shards]
+        specs = shard_specs(self.shards)
         summary = summarize_download(self.storage(), specs, str(self.subset))
         self.log.info("%s: %s", self.subset, summary["counts"])
         return summary

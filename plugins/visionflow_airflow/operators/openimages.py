@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from visionflow_airflow.common import VisionflowOperator, as_bool, as_int, as_list, shard_xcom
+from visionflow_airflow.common import VisionflowOperator, as_bool, as_int, as_list, shard_specs, shard_xcom
 
 SOURCE_CONN_ID = "openimages_s3"
 
@@ -137,11 +137,10 @@ class SummarizeOpenImagesOperator(VisionflowOperator):
 
     def run(self, context) -> dict:
         from include.visionflow.datasets import openimages as oi
-        from include.visionflow.shards import ShardSpec
 
         storage = self.storage()
         zips = sorted(k for folder in ("targets", "validation") for k in storage.list(folder) if k.endswith(".zip"))
-        summary = oi.summarize(storage, [ShardSpec.from_xcom(s) for s in self.shards or []], {"zips": zips})
+        summary = oi.summarize(storage, shard_specs(self.shards), {"zips": zips})
         for split, counts in summary.items():
             if split == "zips":
                 self.log.info("zips: %s", counts)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
-from visionflow_airflow.common import VisionflowOperator, as_bool, as_int, is_set, shard_xcom
+from visionflow_airflow.common import VisionflowOperator, as_bool, as_int, is_set, shard_specs, shard_xcom
 
 
 def work_key(run_id: str) -> str:
@@ -167,10 +167,9 @@ class ReportTrackVerseOperator(VisionflowOperator):
 
     def run(self, context) -> dict:
         from include.visionflow.datasets import trackverse
-        from include.visionflow.shards import ShardSpec
 
         storage = self.storage()
-        specs = [ShardSpec.from_xcom(s) for s in self.shards or []]
+        specs = shard_specs(self.shards)
         report = trackverse.summary(storage, specs, (*trackverse.STAGES, "tracks", "clips"))
         downloaded = report["stages"].get("download", {}).get("counts", {}).get("ok", 0)
         if specs and not downloaded:

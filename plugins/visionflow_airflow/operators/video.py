@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from visionflow_airflow.common import VisionflowOperator, as_bool, as_int, as_list, shard_xcom
+from visionflow_airflow.common import VisionflowOperator, as_bool, as_int, as_list, shard_specs, shard_xcom
 
 
 def _skip(reason: str) -> None:
@@ -148,9 +148,8 @@ class WriteKineticsListsOperator(_KineticsBase):
 
     def run(self, context) -> dict:
         from include.visionflow.datasets import kinetics_lists
-        from include.visionflow.shards import ShardSpec
 
-        specs = [ShardSpec.from_xcom(s) for s in self.shards or []]
+        specs = shard_specs(self.shards)
         storage = self.storage()
         lists = kinetics_lists.write_lists(storage, specs, self.dataset, as_int(self.seed, "seed", 0))
         self.log.info("file lists in %s: %s", storage.uri(""), lists)
@@ -233,9 +232,8 @@ class WriteVideoFramesListOperator(VisionflowOperator):
 
     def run(self, context) -> str:
         from include.visionflow.datasets import video_frames
-        from include.visionflow.shards import ShardSpec
 
-        specs = [ShardSpec.from_xcom(s) for s in self.shards or []]
+        specs = shard_specs(self.shards)
         where = video_frames.write_filelist(self.storage(), specs, self.filelist or "")
         self.log.info("file list of %s shards written to %s", len(specs), where)
         return where

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from visionflow_airflow.common import VisionflowOperator, as_int, is_set, shard_xcom
+from visionflow_airflow.common import VisionflowOperator, as_int, is_set, shard_specs, shard_xcom
 
 
 def _frames_dir(frames_dir: str, data_root: str, dataset: str) -> str:
@@ -115,9 +115,8 @@ class ReportRetrievalOperator(_FramesBase):
 
     def run(self, context) -> dict:
         from include.visionflow.datasets import video_retrieval
-        from include.visionflow.shards import ShardSpec
 
-        specs = [ShardSpec.from_xcom(s) for s in self.shards or []]
+        specs = shard_specs(self.shards)
         summary = video_retrieval.report(self.frames_storage(), specs, self.storage(self.data_root), self.dataset)
         return {"counts": summary["counts"], "frames": summary["frames"]}
 
@@ -194,9 +193,8 @@ class WriteActivityNetQAOperator(_QABase):
 
     def run(self, context) -> dict:
         from include.visionflow.datasets import activitynet_qa
-        from include.visionflow.shards import ShardSpec
 
-        specs = [ShardSpec.from_xcom(s) for s in self.shards or []]
+        specs = shard_specs(self.shards)
         report = activitynet_qa.write(self.data_storage(), self.work(context), specs, self.data_dir, self.split_type,
                                       as_int(self.n, "n"), float(self.seconds))
         return {"output": report["output"], "rows": report["rows"], "entry": report["entry"]}
