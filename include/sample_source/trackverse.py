@@ -119,7 +119,7 @@ def generate(folder: Path) -> dict[str, Path]:
         make_joined(pieces, videos / f"{yid}.mp4")
     first = videos / f"{next(iter(VIDEOS))}.mp4"
     generate_once(videos / f"{CORRUPT_ID}.mp4",
-            lambda tmp: tmp.write_bytes(first.read_bytes()[:2048] + random.Random(11).randbytes(40_000)))
+                  lambda tmp: tmp.write_bytes(first.read_bytes()[:2048] + random.Random(11).randbytes(40_000)))
     generate_once(folder / "yids.txt", lambda tmp: tmp.write_text("".join(f"{y}\n" for y in INDEX)))
     lines = "".join(json.dumps({"video_id": y, "url": f"https://www.youtube.com/watch?v={y}"}) + "\n" for y in INDEX)
     generate_once(folder / "hdvila.jsonl", lambda tmp: tmp.write_text(lines))
