@@ -11,6 +11,7 @@ hosts once nothing in them changed for ``STALE_AFTER`` seconds. A running task's
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -233,6 +234,9 @@ class Storage:
             os.unlink(tmp)
 
 
+_NOT_WRITABLE = {errno.ENOTDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
 class LocalStorage(Storage):
     is_local = True
 
@@ -299,7 +303,15 @@ class LocalStorage(Storage):
             self._path(rel).unlink()
 
     def staging_dir(self) -> Path:
-        return process_staging(Path(self.root, TMP_DIR))
+        try:
+            return process_staging(Path(self.root, TMP_DIR))
+        except OSError as err:
+            # Every local write is staged here first, so this is where an output root that cannot hold files
+            # shows: the user's input, which no retry of the task would mend.
+            if err.errno in _NOT_WRITABLE:
+                raise BadInputError(f"output root {self.root} is not a writable folder ({err.strerror}: "
+                                    f"{err.filename}); choose a folder you can write to") from None
+            raise
 
 
 class S3Storage(Storage):

@@ -71,6 +71,13 @@ def test_bad_roots_name_the_fix(root, message):
         open_storage(root)
 
 
+def test_an_output_root_that_cannot_hold_files_is_bad_input(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    for root in (tmp_path / "a-file", tmp_path / "a-file" / "out"):
+        with pytest.raises(BadInputError, match=f"output root {root} is not a writable folder.*choose a folder"):
+            LocalStorage(root).write_text("kept.txt", "k")
+
+
 def test_s3_options_never_show_secrets():
     options = S3Options(endpoint_url="http://127.0.0.1:1", access_key="AKIASECRET", secret_key="sup3rs3cret")
     assert "sup3rs3cret" not in repr(options) and "AKIASECRET" not in repr(options)
