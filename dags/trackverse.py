@@ -3,8 +3,8 @@
 
 Builds the TrackVerse dataset (MMPLab/TrackVerse) from a list of YouTube ids. Every step is mapped over shards of
 videos and resumable per video; each video gets one manifest row per step (`<output_root>/_work/trackverse/<run>/`).
-Tasks: `plan`, `videos` (steps 2-5 below, one after another per shard), `tracks`, `clips`, `curate`, `report`,
-`run_report`.
+Tasks: `plan`, `videos` (steps 2-5 below, one after another per shard), `tracks` (steps 6-7, the same way),
+`curate` (step 8) and `run_report`.
 
 1. **plan** — `yid_index`: a file or URL of ids, one per line, or HD-VILA-style JSON / JSON lines (`video_id`).
 2. **download** — `videos_mp4/<yid[:2]>/<yid>.mp4` from `video_source`: `youtube` (yt-dlp with upstream's formats
@@ -20,8 +20,9 @@ Tasks: `plan`, `videos` (steps 2-5 below, one after another per shard), `tracks`
    later steps then read. deface blurs faces only, not licence plates.
 6. **tracks** — the `detector` plus ByteTrack per kept segment; tracks of at least `min_track_len` s and mean area
    `min_track_area` → `tracks_meta/<domain>/<yid[:2]>/<yid>-meta.jsonl.gzip`.
-7. **clips** — one clip per track: `tracks_mp4/<domain>/<fn>`; **curate** — `tracks_subsets/<domain>/`.
-8. **report** — `summary.json`; the run fails when no video could be downloaded. **run_report** —
+7. **clips** — one clip per track: `tracks_mp4/<domain>/<fn>`.
+8. **curate** — `summary.json`, then the subsets in `tracks_subsets/<domain>/`; the run fails when no video could be
+   downloaded. **run_report** —
    `report.html` (tracks per class, segments, tracked boxes on frames, blurred faces next to the originals)
    and the dataset card `README.md`.
 
@@ -35,11 +36,9 @@ from airflow.sdk import DAG, Param
 from visionflow_airflow.common import dag_kwargs
 from visionflow_airflow.operators.report import WriteRunReportOperator
 from visionflow_airflow.operators.trackverse import (
-    ClipTrackVerseTracksOperator,
     CurateTrackVerseOperator,
     PlanTrackVerseOperator,
     ProcessTrackVerseVideosOperator,
-    ReportTrackVerseOperator,
     TrackTrackVerseObjectsOperator,
 )
 
@@ -118,18 +117,17 @@ with DAG(
     root = {"output_root": "{{ params.output_root }}"}
     plan = PlanTrackVerseOperator(task_id="plan", yid_index="{{ params.yid_index }}", limit="{{ params.limit }}",
                                   **root)
-    stages = {}
-    # Steps 1-4 are one mapped task (``videos``): seconds of work per video each, and every task costs a process
-    # start; each step keeps its own manifest, so a retry resumes where it stopped. ``tracks`` stays apart (the
-    # detector is the step a deployment may send to a GPU queue), and so does ``clips``.
-    for task_id, operator in (("videos", ProcessTrackVerseVideosOperator),
-                              ("tracks", TrackTrackVerseObjectsOperator),
-                              ("clips", ClipTrackVerseTracksOperator)):
-        stages[task_id] = operator.partial(task_id=task_id, settings=SETTINGS, max_active_tis_per_dag=2,
-                                           **root).expand(shard=plan.output)
-    curate = CurateTrackVerseOperator(task_id="curate", settings=SETTINGS, trigger_rule="none_failed", **root)
-    report = ReportTrackVerseOperator(task_id="report", shards=plan.output, trigger_rule="none_failed", **root)
-    plan >> stages["videos"] >> stages["tracks"] >> stages["clips"] >> curate >> report
+    # Each per-shard task runs several steps one after another (``videos``: download, segments, filters, blur;
+    # ``tracks``: detector + ByteTrack, then clips): seconds of work per video each, while every task costs a scheduling round and a process that loads
+    # the media stack and its models again. Each step keeps its own manifest, so a retry resumes where it
+    # stopped. ``tracks`` stays apart from ``videos``: the detector is the step a deployment may send to a GPU.
+    videos, tracks = (operator.partial(task_id=task_id, settings=SETTINGS, max_active_tis_per_dag=2,
+                                       **root).expand(shard=plan.output)
+                      for task_id, operator in (("videos", ProcessTrackVerseVideosOperator),
+                                                ("tracks", TrackTrackVerseObjectsOperator)))
+    curate = CurateTrackVerseOperator(task_id="curate", shards=plan.output, settings=SETTINGS,
+                                      trigger_rule="none_failed", **root)
+    plan >> videos >> tracks >> curate
     # A teardown: written whatever happened upstream, without deciding the run's state.
-    report >> WriteRunReportOperator(task_id="run_report", family="trackverse",
+    curate >> WriteRunReportOperator(task_id="run_report", family="trackverse",
                                      options={"domain": "{{ params.domain }}"}, **root).as_teardown()

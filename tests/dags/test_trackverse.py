@@ -78,8 +78,13 @@ def test_full_run_over_http(airflow_db, dag, source, tmp_path):
         kept = tv.read_segments(storage, yid)
         assert [t for s in kept for t in s] == pytest.approx([t for s in expected for t in s], abs=0.05), yid
         assert (out / tv.blurred_rel(yid)).is_file() is bool(expected)  # nothing kept: not blurred
+    # steps 5-6 share the ``tracks`` task as 1-4 share ``videos``: one XCom entry per step
+    tracks_xcom = dr.get_task_instance("tracks", map_index=0).xcom_pull(task_ids="tracks", map_indexes=0)
+    assert tracks_xcom.keys() == {"tracks", "clips"}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["videos"] == len(sample.INDEX) and summary["segments_kept"] == 2
+    curated = dr.get_task_instance("curate").xcom_pull(task_ids="curate")
+    assert curated["videos"] == len(sample.INDEX) and set(curated["subsets"]) == {"random-1", "random-2"}
     assert summary["stages"]["download"]["counts"]["ok"] == 3
     check_report(out, dr.run_id)
 
@@ -118,7 +123,8 @@ def test_no_video_downloaded_fails_the_run(airflow_db, dag, source, tmp_path):
     out = tmp_path / "tv"
     dr = dag.test(run_conf=conf(source, out, yid_index=str(tmp_path / "ids.txt"), blur_faces=False))
     assert dr.state == "failed"
-    assert states(dr)["report"] == {"failed"} and states(dr)["videos"] == {"success"}
+    assert states(dr)["curate"] == {"failed"} and states(dr)["videos"] == {"success"}
+    assert not (out / "tracks_subsets").exists()  # the run failed before curating nothing
     [spec] = specs_of(dr)
     assert dr.get_task_instance("videos", map_index=0).xcom_pull(task_ids="videos", map_indexes=0).keys() == {
         "download", "segments", "filters"}  # blur_faces off: no blur step
