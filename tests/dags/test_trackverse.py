@@ -117,6 +117,17 @@ def test_a_failing_first_step_fails_the_run(airflow_db, dag, source, tmp_path):
     assert states(dr)["plan"] == {"failed"}
 
 
+def test_an_output_root_under_a_file_fails_plan_and_leaves_an_empty_report_link(airflow_db, dag, source, tmp_path):
+    """Bad input in plan; the report teardown fails the same way, and its "Run report" link is empty rather
+    than missing (Airflow evaluates the link when the task ends, and a missing XCom logged an API error)."""
+    (tmp_path / "a-file").write_text("not a folder")
+    dr = dag.test(run_conf=conf(source, tmp_path / "a-file" / "tv"))
+    assert dr.state == "failed"
+    assert states(dr)["plan"] == {"failed"} and states(dr)["run_report"] == {"failed"}
+    report = dr.get_task_instance("run_report")
+    assert report.xcom_pull(task_ids="run_report", key="report_url") == ""
+
+
 @pytest.mark.slow
 def test_no_video_downloaded_fails_the_run(airflow_db, dag, source, tmp_path):
     (tmp_path / "ids.txt").write_text(f"{sample.MISSING_ID}\n")

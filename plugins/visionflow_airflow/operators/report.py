@@ -109,6 +109,9 @@ class WriteRunReportOperator(VisionflowOperator):
     def run(self, context) -> dict:
         from include.visionflow.report.families import FAMILIES
 
+        # An empty link until the report exists: Airflow evaluates the "Run report" link when the task ends,
+        # failed or not, and a missing XCom made its API client log an error beside the task's real one.
+        context["ti"].xcom_push(key=XCOM_KEY, value="")
         storage = self.storage()
         options = dict(self.options or {})
         if is_set(self.images_root) or self.family == "flickr_download":
