@@ -70,7 +70,8 @@ def airflow_env(home: Path, api_port: int, extra: dict[str, str] | None = None) 
     env.update(extra or {})
     # On a server database, as docker-compose.yaml deploys it (why: there): finished tasks are noticed within
     # 0.25 s, not 1 s. Not on SQLite, which takes one writer at a time: four scheduler loops a second made
-    # `airflow backfill create` fail with "database is locked" (tests/dags/test_scheduler_backfill.py).
+    # `airflow backfill create` fail with "database is locked" (tests/dags/test_scheduler_backfill.py). A 30 s
+    # lock wait (`sql_alchemy_connect_args` {"timeout": 30}) did not prevent it: the write was refused at once.
     if not env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "sqlite").startswith("sqlite"):
         env.setdefault("AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", "0.25")
     return env
