@@ -21,7 +21,7 @@ DAG_SETTINGS = {"fps": 8, "min_track_area": 0.02, "curation_sizes": [1, 2], "dom
 
 def _stage(job: tuple[str, dict, str, str]) -> dict:
     from include.visionflow.datasets import trackverse as tv
-    from include.visionflow.shards import ShardSpec, process_shard
+    from include.visionflow.shards import ShardSpec
     from include.visionflow.storage import open_storage
 
     out, spec_dict, stage, local_dir = job
@@ -34,9 +34,7 @@ def _stage(job: tuple[str, dict, str, str]) -> dict:
     config = tt.TrackConfig(video_dir="videos_blurred", **{k: v for k, v in DAG_SETTINGS.items()
                                                            if k != "curation_sizes"},
                             curation_sizes=tuple(DAG_SETTINGS["curation_sizes"]))
-    items = {"tracks": tt.track_item, "clips": tt.clips_item}  # one after another per shard, as the DAG's ``tracks``
-    return {step: process_shard(storage, spec, lambda row, item=item: item(row, storage, config), stage=step).counts
-            for step, item in items.items()}
+    return {step: tt.run_stage(storage, spec, step, config).counts for step in tt.STAGES}  # as the DAG's ``tracks``
 
 
 def run_dag_engine(out: str, index: str, local_dir: str, per_shard: int) -> dict:
@@ -49,7 +47,7 @@ def run_dag_engine(out: str, index: str, local_dir: str, per_shard: int) -> dict
     with multiprocessing.get_context("fork").Pool(2) as pool:
         for stage in ("videos", "tracks"):
             pool.map(_stage, [(out, s.to_xcom(), stage, local_dir) for s in specs], chunksize=1)
-    report = tv.summary(storage, specs, (*tv.STAGES, "tracks", "clips"))
+    report = tv.summary(storage, specs, (*tv.STAGES, *tt.STAGES))
     tt.curate(storage, tt.TrackConfig(video_dir="videos_blurred", domain="faces", fps=8, min_track_area=0.02,
                                       curation_sizes=(1, 2)))
     from include.visionflow.report.video_families import trackverse as run_report

@@ -118,9 +118,10 @@ with DAG(
     plan = PlanTrackVerseOperator(task_id="plan", yid_index="{{ params.yid_index }}", limit="{{ params.limit }}",
                                   **root)
     # Each per-shard task runs several steps one after another (``videos``: download, segments, filters, blur;
-    # ``tracks``: detector + ByteTrack, then clips): seconds of work per video each, while every task costs a scheduling round and a process that loads
-    # the media stack and its models again. Each step keeps its own manifest, so a retry resumes where it
-    # stopped. ``tracks`` stays apart from ``videos``: the detector is the step a deployment may send to a GPU.
+    # ``tracks``: detector + ByteTrack, then clips): seconds of work per video each, while every task costs a
+    # scheduling round and a process that loads the media stack and its models again. Each step keeps its own
+    # manifest, so a retry resumes where it stopped. ``tracks`` stays apart from ``videos``: the detector is the
+    # step a deployment may send to a GPU.
     videos, tracks = (operator.partial(task_id=task_id, settings=SETTINGS, max_active_tis_per_dag=2,
                                        **root).expand(shard=plan.output)
                       for task_id, operator in (("videos", ProcessTrackVerseVideosOperator),

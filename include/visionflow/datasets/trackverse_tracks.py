@@ -1,7 +1,8 @@
 """TrackVerse steps 5-7 (formats.md 2.2-2.4): object tracks, track clips and curated subsets.
 
-The DAG maps :func:`track_item` and :func:`clips_item` over shards of video rows (each row has at least
-``yid``) through the shard runner, then calls :func:`curate` once. Layout under the output root:
+The DAG runs :data:`STAGES` (:func:`track_item`, then :func:`clips_item`) over shards of video rows (each row
+has at least ``yid``) through the shard runner with :func:`run_stage`, then calls :func:`curate` once. Layout
+under the output root:
 
 * ``videos_segm/<yid[:2]>/<yid>.txt``: ``start,end`` scene segments (written by the scene step);
 * ``tracks_meta/<domain>/<yid[:2]>/<yid>-meta.jsonl.gzip`` + ``-progress.txt``: one JSON line per track;
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from include.visionflow.errors import BadInputError
 from include.visionflow.manifest import ItemResult
 from include.visionflow.storage import Storage
+
+STAGES = ("tracks", "clips")  # steps 5 and 6, one after another per shard
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,17 @@ def clips_item(row: dict, storage: Storage, cfg: TrackConfig) -> ItemResult:
     from include.visionflow.tracking.clips import clip_video
 
     return clip_video(row, storage, cfg)
+
+
+def run_stage(storage: Storage, spec, stage: str, cfg: TrackConfig):
+    """One of :data:`STAGES` over one shard (skipped when that stage's stats exist); its ``ShardStats``."""
+    from include.visionflow.shards import process_shard
+
+    items = {"tracks": track_item, "clips": clips_item}
+    if stage not in items:
+        raise BadInputError(f"stage {stage!r} is not one of {STAGES}")
+    item = items[stage]
+    return process_shard(storage, spec, lambda row: item(row, storage, cfg), stage=stage, log_name="trackverse")
 
 
 def curate(storage: Storage, cfg: TrackConfig) -> dict:

@@ -1,6 +1,7 @@
-"""TrackVerse operators: plan, the two per-shard tasks (steps 1-4, steps 5-6; mapped over shards), and the end of
-the run (summary and curation). Each reads its templated arguments, calls the engine (:mod:`include.visionflow.datasets.trackverse` for steps
-1-4, :mod:`include.visionflow.datasets.trackverse_tracks` for 5-7) and returns a small XCom."""
+"""TrackVerse operators: plan, the two per-shard tasks (steps 1-4, steps 5-6; mapped over shards), and the end
+of the run (summary and curation). Each reads its templated arguments, calls the engine
+(:mod:`include.visionflow.datasets.trackverse` for steps 1-4, :mod:`include.visionflow.datasets.trackverse_tracks`
+for 5-7) and returns a small XCom."""
 from __future__ import annotations
 
 import re
@@ -123,13 +124,11 @@ class TrackTrackVerseObjectsOperator(TrackVerseShardOperator):
 
     def run(self, context) -> dict:
         from include.visionflow.datasets import trackverse_tracks
-        from include.visionflow.shards import ShardSpec, process_shard
+        from include.visionflow.shards import ShardSpec
 
         config, storage, spec = track_config(self.settings), self.storage(), ShardSpec.from_xcom(self.shard)
-        items = {"tracks": trackverse_tracks.track_item, "clips": trackverse_tracks.clips_item}
-        return {step: shard_xcom(process_shard(storage, spec, lambda row, item=item: item(row, storage, config),
-                                               stage=step, log_name="trackverse"))
-                for step, item in items.items()}
+        return {step: shard_xcom(trackverse_tracks.run_stage(storage, spec, step, config))
+                for step in trackverse_tracks.STAGES}
 
 
 class CurateTrackVerseOperator(VisionflowOperator):
@@ -150,7 +149,7 @@ class CurateTrackVerseOperator(VisionflowOperator):
 
         storage = self.storage()
         specs = shard_specs(self.shards)
-        report = trackverse.summary(storage, specs, (*trackverse.STAGES, "tracks", "clips"))
+        report = trackverse.summary(storage, specs, (*trackverse.STAGES, *trackverse_tracks.STAGES))
         downloaded = report["stages"].get("download", {}).get("counts", {}).get("ok", 0)
         if specs and not downloaded:
             from airflow.sdk.exceptions import AirflowFailException
