@@ -243,12 +243,14 @@ def process_shard(storage: Storage, spec: ShardSpec, item_fn: Callable[[dict], I
     * ``stage`` keeps a separate manifest and stats for another pass over the same rows (``spec.for_stage``).
     """
     target = spec.for_stage(stage)
+    # The stage in every line: one task may run several stages over the same shard, one after another.
+    what = target.describe(log_name) + (f" {stage}" if stage else "")
     if storage.exists(target.stats_rel):
         stats = read_stats(storage, target.stats_rel)
-        log.info("%s: already done (%s), %s", target.describe(log_name), storage.uri(target.stats_rel), stats.counts)
+        log.info("%s: already done (%s), %s", what, storage.uri(target.stats_rel), stats.counts)
         return stats
     rows = read_shard(storage, spec)
-    progress = Progress(target.describe(log_name), len(rows), progress_every)
+    progress = Progress(what, len(rows), progress_every)
 
     def run_one(row: dict) -> ItemResult:
         item_key = str(row.get(key, ""))
@@ -269,7 +271,7 @@ def process_shard(storage: Storage, spec: ShardSpec, item_fn: Callable[[dict], I
     write_manifest(storage, target.manifest_rel, results)
     stats = ShardStats.from_results(spec.shard_id, results, progress.elapsed)
     write_stats(storage, target.stats_rel, stats)
-    log.info("%s: wrote %s (%s items: %s)", target.describe(log_name), storage.uri(target.manifest_rel),
+    log.info("%s: wrote %s (%s items: %s)", what, storage.uri(target.manifest_rel),
              stats.total, stats.counts)
     return stats
 

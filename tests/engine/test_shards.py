@@ -145,6 +145,10 @@ def test_progress_lines_say_done_total_rate_eta_and_failures(tmp_path, caplog):
     assert lines[-1].startswith("shard 0 (demo): 6/6 items (100%)") and "failed 2 (timeout 2)" in lines[-1]
     done = [r.getMessage() for r in caplog.records if r.name == "include.visionflow.shards"][-1]
     assert "manifests/shard-00000.manifest.parquet" in done and "6 items" in done
+    caplog.clear()
+    process_shard(storage, spec, work, stage="clips", log_name="demo")  # a task running several stages
+    assert all(r.getMessage().startswith("shard 0 (demo) clips: ") for r in caplog.records
+               if r.name in ("visionflow.progress", "include.visionflow.shards"))
 
 
 def test_progress_without_a_total_counts_rows():
