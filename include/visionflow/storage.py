@@ -79,8 +79,10 @@ def _newest_change(path: Path) -> float:
 
 
 def sweep_orphans(tmp_root: Path) -> list[str]:
-    """Remove what killed processes left under ``tmp_root``; returns the names removed."""
-    removed = []
+    """Remove what dead processes left under ``tmp_root``; returns the names removed. Every process leaves its
+    (empty) folder when it exits, so only folders still holding files, which a kill mid-write leaves, are
+    worth a line in the log."""
+    removed, with_files = [], 0
     host, mine = _host(), process_tag()
     for entry in sorted(tmp_root.iterdir()) if tmp_root.is_dir() else []:
         parts = entry.name.split("-")
@@ -93,14 +95,16 @@ def sweep_orphans(tmp_root: Path) -> list[str]:
                 orphan = time.time() - _newest_change(entry) > STALE_AFTER
             if orphan:
                 if entry.is_dir() and not entry.is_symlink():
+                    with_files += any(entry.iterdir())
                     shutil.rmtree(entry, ignore_errors=True)
                 else:
                     entry.unlink(missing_ok=True)
+                    with_files += 1
                 removed.append(entry.name)
         except OSError:
             continue  # another sweeper got there first
-    if removed:
-        log.info("removed %s temp folder(s) of killed processes under %s", len(removed), tmp_root)
+    if with_files:
+        log.info("removed the half-written files of %s killed process(es) under %s", with_files, tmp_root)
     return removed
 
 

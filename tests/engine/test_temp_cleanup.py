@@ -60,3 +60,24 @@ def test_other_hosts_folders_go_only_when_stale(tmp_path):
     LocalStorage(tmp_path).write_text("out.txt", "x")
     assert not old.exists() and not loose.exists()
     assert (fresh / "x.part").exists()
+
+
+def test_only_half_written_files_are_reported_as_a_killed_process(tmp_path, caplog):
+    """Every process leaves its empty folder on a normal exit: the next one removes it without saying a
+    process was killed; a folder still holding a file is what a kill leaves, and that is logged."""
+    exited = subprocess.run([sys.executable, "-c", "import sys; from include.visionflow.storage import "
+                             "LocalStorage; LocalStorage(sys.argv[1]).write_text('a.txt', 'a')", str(tmp_path)],
+                            cwd=ROOT, check=True)
+    assert exited.returncode == 0 and len(list((tmp_path / ".tmp").iterdir())) == 1
+    with caplog.at_level("INFO", logger="include.visionflow.storage"):
+        LocalStorage(tmp_path).write_text("b.txt", "b")
+    assert len(list((tmp_path / ".tmp").iterdir())) == 1  # only this process's own folder is left
+    assert "killed" not in caplog.text
+
+    proc, folder = start_writer(tmp_path / "other")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with caplog.at_level("INFO", logger="include.visionflow.storage"):
+        LocalStorage(tmp_path / "other").write_text("c.txt", "c")
+    assert not (tmp_path / "other" / ".tmp" / folder).exists()
+    assert "half-written files of 1 killed process(es)" in caplog.text
