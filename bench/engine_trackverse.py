@@ -6,7 +6,8 @@
   ``deface --backend opencv -k``; prints ``{"frames": {stem: n}}``.
 * ``... dag OUT INDEX LOCAL_DIR`` — every engine call the trackverse DAG makes, without Airflow: plan, steps 1-6
   over the shards in the DAG's two mapped tasks (steps 1-4 per shard, then tracks and clips per shard; 2 shards
-  side by side in forked workers, as the DAG's ``max_active_tis_per_dag=2``), summary, curate, run report.
+  side by side in forked workers, as the DAG's ``max_active_tis_per_dag=2``), then summary and curate in a worker
+  beside the run report, as the DAG's last two tasks.
 """
 from __future__ import annotations
 
@@ -39,7 +40,6 @@ def _stage(job: tuple[str, dict, str, str]) -> dict:
 
 def run_dag_engine(out: str, index: str, local_dir: str, per_shard: int) -> dict:
     from include.visionflow.datasets import trackverse as tv
-    from include.visionflow.datasets import trackverse_tracks as tt
     from include.visionflow.storage import open_storage
 
     storage = open_storage(out)
@@ -47,13 +47,28 @@ def run_dag_engine(out: str, index: str, local_dir: str, per_shard: int) -> dict
     with multiprocessing.get_context("fork").Pool(2) as pool:
         for stage in ("videos", "tracks"):
             pool.map(_stage, [(out, s.to_xcom(), stage, local_dir) for s in specs], chunksize=1)
-    report = tv.summary(storage, specs, (*tv.STAGES, *tt.STAGES))
+        # summary and curation in a worker while this process writes the run report, as the DAG runs its
+        # ``curate`` and ``run_report`` tasks side by side: same work, same parallelism
+        curated = pool.apply_async(_curate, ((out, [s.to_xcom() for s in specs]),))
+        from include.visionflow.report.video_families import trackverse as run_report
+
+        run_report(storage, "bench", domain="faces")
+        report = curated.get()
+    return {"videos": report["videos"], "segments_kept": report["segments_kept"]}
+
+
+def _curate(job: tuple[str, list[dict]]) -> dict:
+    from include.visionflow.datasets import trackverse as tv
+    from include.visionflow.datasets import trackverse_tracks as tt
+    from include.visionflow.shards import ShardSpec
+    from include.visionflow.storage import open_storage
+
+    out, spec_dicts = job
+    storage = open_storage(out)
+    report = tv.summary(storage, [ShardSpec.from_xcom(s) for s in spec_dicts], (*tv.STAGES, *tt.STAGES))
     tt.curate(storage, tt.TrackConfig(video_dir="videos_blurred", domain="faces", fps=8, min_track_area=0.02,
                                       curation_sizes=(1, 2)))
-    from include.visionflow.report.video_families import trackverse as run_report
-
-    run_report(storage, "bench", domain="faces")  # the DAG's last task writes the run report too: same work
-    return {"videos": report["videos"], "segments_kept": report["segments_kept"]}
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:

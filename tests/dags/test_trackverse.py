@@ -87,6 +87,11 @@ def test_full_run_over_http(airflow_db, dag, source, tmp_path):
     assert curated["videos"] == len(sample.INDEX) and set(curated["subsets"]) == {"random-1", "random-2"}
     assert summary["stages"]["download"]["counts"]["ok"] == 3
     check_report(out, dr.run_id)
+    # the report runs beside ``curate`` (not after it) and counts the same videos and segments from the manifests
+    assert dag.get_task("run_report").upstream_task_ids == {"tracks"}
+    html = (out / "report.html").read_text()
+    for key in ("videos", "segments_kept"):
+        assert f'<td data-key="{key}">{summary[key]}</td>' in html, key
 
 
 def check_report(out: Path, run_id: str):

@@ -37,7 +37,8 @@ def trackverse_card(domain: str) -> Card:
     )
 
 
-def _segment_plots(storage: Storage, yids: list[str]) -> list:
+def _segment_plots(storage: Storage, yids: list[str]) -> tuple[list, int]:
+    """The segment histograms, and how many segments the filters kept in all."""
     from include.visionflow.datasets import trackverse as tv
 
     per_video, lengths, scenes = [], [], []
@@ -50,7 +51,7 @@ def _segment_plots(storage: Storage, yids: list[str]) -> list:
             lengths += [end - start for start, end in kept]
     return [Histogram("Scenes detected per video", scenes, "scenes"),
             Histogram("Segments kept per video (after the filters)", per_video, "segments"),
-            Histogram("Length of kept segments", lengths, "seconds")]
+            Histogram("Length of kept segments", lengths, "seconds")], sum(per_video)
 
 
 def trackverse(storage: Storage, run_id: str, domain: str = "faces") -> str:
@@ -63,13 +64,16 @@ def trackverse(storage: Storage, run_id: str, domain: str = "faces") -> str:
                for rec in read_records(storage, r["output"])]
     classes = Counter((rec.get("top10_desc") or ["?"])[0] for rec in records)
     yids = sorted({r["key"] for r in run.ok() if r["group"] == "filters"})
-    summary = {k: v for k, v in read_json(storage, "summary.json").items() if not isinstance(v, dict)}
-    summary.update({"tracks": len(records), "classes": len(classes)})
+    segment_plots, segments_kept = _segment_plots(storage, yids)
+    # From the run's manifests, not summary.json: the report runs beside ``curate``, which writes that file
+    # (one level less on the run's critical path); both count the same rows.
+    summary = {"videos": len({r["key"] for r in run.rows if r["group"] == "download"}),
+               "segments_kept": segments_kept, "tracks": len(records), "classes": len(classes)}
     plots = [Bars(f"Tracks per class ({top(classes)})", dict(classes.most_common(TOP_CLASSES)), "tracks",
                   colours={k: "#1565c0" for k in classes}),
              Histogram("Track length", [rec["track_ts"][-1] - rec["track_ts"][0] for rec in records
                                         if rec.get("track_ts")], "seconds"),
-             *_segment_plots(storage, yids)]
+             *segment_plots]
     samples = [tracked_boxes(storage, records, tv.video_rel),
                blur_pairs(storage, records, tv.video_rel, tv.blurred_rel)]
     return publish(storage, f"TrackVerse ({domain}) — run {run_id}", run_id, "trackverse", trackverse_card(domain),
