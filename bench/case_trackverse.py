@@ -15,7 +15,6 @@ instead of SQLite's 1 s (``include/demo/airflow_procs.airflow_env`` says why SQL
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import logging
@@ -188,38 +187,20 @@ def case24(ctx: Context) -> CaseResult:
 def case25(ctx: Context) -> CaseResult:
     work = WORK / "case25"
     title = "Orchestration overhead as case 23, metadata in PostgreSQL (as docker-compose.yaml deploys it)"
+    goal = "<= 1.2x the engine alone"
     try:
-        with _postgres_database() as url:
+        import psycopg2
+
+        from include.demo.postgres import temporary_database
+    except ImportError as err:
+        return failed(25, title, goal, f"psycopg2 is missing: {err}")
+    try:
+        with temporary_database("127.0.0.1", 5432, "postgres", prefix="visionflow_bench") as url:
             return _overhead(ctx, 25, title, work, *_dag_inputs(work), DAG_VIDEOS, ctx.reps_for(heavy=True),
                              {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url})
-    except ImportError as err:
-        return failed(25, title, "<= 1.2x the engine alone", f"psycopg2 is missing: {err}")
-    except OSError as err:
-        return failed(25, title, "<= 1.2x the engine alone", str(err))
-
-
-@contextlib.contextmanager
-def _postgres_database(host: str = "127.0.0.1", port: int = 5432, user: str = "postgres"):
-    """A fresh database on the local PostgreSQL server (trust auth), dropped on exit; yields its URL."""
-    import secrets
-
-    import psycopg2
-
-    name = f"visionflow_bench_{secrets.token_hex(4)}"
-    try:
-        admin = psycopg2.connect(dbname="postgres", host=host, port=port, user=user)
     except psycopg2.OperationalError as err:
-        raise OSError(f"no PostgreSQL server at {host}:{port} for case 25 ({err}); start one or leave the case "
-                      f"out") from err
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg2://{user}@{host}:{port}/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        return failed(25, title, goal, f"PostgreSQL at 127.0.0.1:5432 (user postgres, no password): {err}; "
+                      "start a server there or leave case 25 out")
 
 
 def _overhead(ctx: Context, number: int, title: str, work: Path, index: Path, local: Path, videos: int,

@@ -32,10 +32,17 @@ def _stage(job: tuple[str, dict, str, str]) -> dict:
         return {step: tv.run_stage(storage, spec, step, config).counts for step in tv.STAGES}
     from include.visionflow.datasets import trackverse_tracks as tt
 
-    config = tt.TrackConfig(video_dir="videos_blurred", **{k: v for k, v in DAG_SETTINGS.items()
-                                                           if k != "curation_sizes"},
-                            curation_sizes=tuple(DAG_SETTINGS["curation_sizes"]))
-    return {step: tt.run_stage(storage, spec, step, config).counts for step in tt.STAGES}  # as the DAG's ``tracks``
+    return {step: tt.run_stage(storage, spec, step, _track_config()).counts  # as the DAG's ``tracks``
+            for step in tt.STAGES}
+
+
+def _track_config():
+    """Steps 5-7's settings as the DAG gets them from the case's conf (:data:`DAG_SETTINGS`)."""
+    from include.visionflow.datasets import trackverse_tracks as tt
+
+    return tt.TrackConfig(video_dir="videos_blurred", **{k: v for k, v in DAG_SETTINGS.items()
+                                                         if k != "curation_sizes"},
+                          curation_sizes=tuple(DAG_SETTINGS["curation_sizes"]))
 
 
 def run_dag_engine(out: str, index: str, local_dir: str, per_shard: int) -> dict:
@@ -66,8 +73,7 @@ def _curate(job: tuple[str, list[dict]]) -> dict:
     out, spec_dicts = job
     storage = open_storage(out)
     report = tv.summary(storage, [ShardSpec.from_xcom(s) for s in spec_dicts], (*tv.STAGES, *tt.STAGES))
-    tt.curate(storage, tt.TrackConfig(video_dir="videos_blurred", domain="faces", fps=8, min_track_area=0.02,
-                                      curation_sizes=(1, 2)))
+    tt.curate(storage, _track_config())
     return report
 
 

@@ -52,20 +52,10 @@ def postgres_server():
 
 @pytest.fixture
 def postgres_db(postgres_server):
-    import psycopg2
+    from include.demo.postgres import temporary_database
 
-    pg = postgres_server
-    name = f"visionflow_ci_{secrets.token_hex(4)}"
-    admin = psycopg2.connect(dbname="postgres", **pg)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg2://{pg['user']}@{pg['host']}:{pg['port']}/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with temporary_database(**postgres_server, prefix="visionflow_ci") as url:
+        yield url
 
 
 def _listening(host: str, port: int) -> bool:
