@@ -10,8 +10,8 @@ engine calls in one process tree (``python -m bench.engine_trackverse dag``), on
 Case 24, the same on 4 one-minute videos of ten 4 s scenes each (one shard): more work per task, as real videos
 give; one repetition (about two minutes a side).
 Case 25, case 23 with Airflow's metadata in PostgreSQL (a fresh database on the local server at 127.0.0.1:5432,
-dropped afterwards), as docker-compose.yaml deploys it: the scheduler then notices finished tasks within 0.25 s
-instead of SQLite's 1 s (``include/demo/airflow_procs.airflow_env`` says why SQLite keeps 1 s).
+dropped afterwards), as docker-compose.yaml deploys it; both cases let the scheduler sleep 0.25 s when idle
+(``include/demo/airflow_procs.airflow_env``).
 """
 from __future__ import annotations
 

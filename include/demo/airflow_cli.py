@@ -2,7 +2,7 @@
 
 ``make demo`` writes ``.demo/bin/airflow`` calling this, and ``.demo/env.sh`` puts it first on PATH. It installs
 the same hook as ``config/airflow_local_settings.py`` does for the plain CLI (``visionflow_airflow.cli_errors``),
-since the demo's AIRFLOW_HOME has no ``config/`` folder.
+so the hook holds even in a shell whose PYTHONPATH lacks ``config/`` (installing it twice does not stack).
 """
 from __future__ import annotations
 

@@ -58,7 +58,9 @@ def airflow_env(home: Path, api_port: int, extra: dict[str, str] | None = None) 
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "PYTHONPATH": str(ROOT),
+        # config/: airflow_local_settings (the queue policy, readable CLI errors, SQLite's savepoints), which
+        # docker-compose.yaml mounts as $AIRFLOW_HOME/config
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "config")]),
         "AIRFLOW__API__HOST": HOST,
         "AIRFLOW__API__PORT": str(api_port),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{HOST}:{api_port}/execution/",
@@ -68,12 +70,11 @@ def airflow_env(home: Path, api_port: int, extra: dict[str, str] | None = None) 
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
     })
     env.update(extra or {})
-    # On a server database, as docker-compose.yaml deploys it (why: there): finished tasks are noticed within
-    # 0.25 s, not 1 s. Not on SQLite, which takes one writer at a time: four scheduler loops a second made
-    # `airflow backfill create` fail with "database is locked" (tests/dags/test_scheduler_backfill.py). A 30 s
-    # lock wait (`sql_alchemy_connect_args` {"timeout": 30}) did not prevent it: the write was refused at once.
-    if not env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "sqlite").startswith("sqlite"):
-        env.setdefault("AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", "0.25")
+    # Finished tasks are noticed within 0.25 s instead of Airflow's 1 s, as docker-compose.yaml deploys it (why:
+    # there). SQLite once needed 1 s: four scheduler loops a second made `airflow backfill create` die with
+    # "database is locked" (tests/dags/test_scheduler_backfill.py); config/airflow_local_settings.py, on
+    # PYTHONPATH above, now makes that transaction take the write lock first (visionflow_airflow/sqlite_savepoints.py).
+    env.setdefault("AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", "0.25")
     return env
 
 

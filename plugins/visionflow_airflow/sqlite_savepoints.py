@@ -1,0 +1,39 @@
+"""SQLite: a transaction that opens with a SAVEPOINT takes the write lock at once, so a commit by another process
+cannot make it fail with "database is locked".
+
+Python's sqlite3 opens a transaction only before INSERT/UPDATE/DELETE. A SAVEPOINT sent first (SQLAlchemy's
+``session.begin_nested()``, as ``airflow backfill create`` does for each run it creates) therefore starts a
+*deferred* SQLite transaction: its SELECTs read a snapshot, and its first write must upgrade that snapshot. In
+WAL mode (Airflow's setting) SQLite refuses the upgrade at once, without waiting out the busy timeout, when
+another connection committed in between: the scheduler picking up the backfill's first run did, and the CLI
+died creating the second (tests/dags/test_scheduler_backfill.py, about one run in three with the scheduler
+looping every 0.25 s). ``BEGIN IMMEDIATE`` before such a SAVEPOINT takes the write lock first, waiting its turn
+behind other writers, so nothing can commit between the transaction's reads and its writes.
+
+:func:`install` (from ``config/airflow_local_settings.py``, which every airflow process imports before it opens
+the database) listens on every SQLAlchemy engine; other databases and transactions already under way are
+left alone.
+"""
+from __future__ import annotations
+
+_installed = False
+
+
+def begin_immediate_before_first_savepoint(conn, name) -> None:
+    """SQLAlchemy ``savepoint`` listener: runs before the SAVEPOINT is sent."""
+    if conn.dialect.name != "sqlite":
+        return
+    dbapi = conn.connection.dbapi_connection
+    if not dbapi.in_transaction:
+        dbapi.execute("BEGIN IMMEDIATE")
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    event.listen(Engine, "savepoint", begin_immediate_before_first_savepoint)
+    _installed = True
