@@ -24,7 +24,8 @@ def begin_immediate_before_first_savepoint(conn, name) -> None:
     if conn.dialect.name != "sqlite":
         return
     dbapi = conn.connection.dbapi_connection
-    if not dbapi.in_transaction:
+    # sqlite3's own flag; a driver without it (SQLAlchemy's aiosqlite adapter) is left as it is
+    if getattr(dbapi, "in_transaction", None) is False:
         dbapi.execute("BEGIN IMMEDIATE")
 
 

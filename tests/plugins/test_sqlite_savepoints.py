@@ -105,3 +105,23 @@ def test_install_registers_once_for_every_engine():
     finally:
         event.remove(Engine, "savepoint", sqlite_savepoints.begin_immediate_before_first_savepoint)
         sqlite_savepoints._installed = False
+
+
+def test_the_async_driver_airflow_also_opens_is_left_alone(database, listener):
+    import asyncio
+
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    async def create_run() -> None:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{database}")
+        try:
+            async with AsyncSession(engine) as session:
+                async with session.begin_nested():  # aiosqlite's adapter has no in_transaction flag
+                    await session.execute(text("INSERT INTO dag_run (run_id) VALUES ('async')"))
+                await session.commit()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(create_run())
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT run_id FROM dag_run").fetchall() == [("async",)]
