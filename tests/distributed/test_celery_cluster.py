@@ -102,6 +102,11 @@ def cluster_env(home: Path, api_port: int, db_url: str, broker: str, sample_sour
         "AIRFLOW__CELERY__BROKER_URL": broker,
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + db_url.replace("+psycopg2", ""),
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+        # More than the workers' 4 slots, so the scheduler sends every download shard to the broker at once and
+        # each worker takes what its slots allow (prefetch 1 x concurrency 2, acks late). At the demo's 4 a shard
+        # could wait in the executor behind the daily flickr_cc_crawl run and a finished `plan` not yet synced,
+        # then go to whichever worker had just freed its slots: one worker ran all four (a CI failure).
+        "AIRFLOW__CORE__PARALLELISM": "8",
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": "visionflow_airflow.hostname.worker_hostname",
         # A lost worker is noticed after 20 s without a heartbeat, and its task retried 2-4 s later.
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
