@@ -16,9 +16,6 @@ left alone.
 """
 from __future__ import annotations
 
-_installed = False
-
-
 def begin_immediate_before_first_savepoint(conn, name) -> None:
     """SQLAlchemy ``savepoint`` listener: runs before the SAVEPOINT is sent."""
     if conn.dialect.name != "sqlite":
@@ -30,11 +27,9 @@ def begin_immediate_before_first_savepoint(conn, name) -> None:
 
 
 def install() -> None:
-    global _installed
-    if _installed:
-        return
+    """Listen on every engine, once (importing the settings module twice does not add a second listener)."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
-    event.listen(Engine, "savepoint", begin_immediate_before_first_savepoint)
-    _installed = True
+    if not event.contains(Engine, "savepoint", begin_immediate_before_first_savepoint):
+        event.listen(Engine, "savepoint", begin_immediate_before_first_savepoint)
