@@ -101,20 +101,17 @@ def all_confs(urls: dict[str, str], data: Path) -> dict[str, dict]:
 
 
 def write_shell_files(lay: Layout, env: dict[str, str], confs: dict[str, dict]) -> None:
-    """``param_defaults.json`` (the trigger forms' offline defaults), ``confs/<dag>.json``, ``bin/airflow``
-    (the CLI with one-line param errors) and ``env.sh`` (``source .demo/env.sh``: ``airflow`` reaches the
-    demo). Demo credentials only (admin/admin, moto's testing/testing), so the files are plain text, 0600."""
+    """``param_defaults.json`` (the trigger forms' offline defaults), ``confs/<dag>.json`` and ``env.sh``
+    (``source .demo/env.sh``: ``airflow`` reaches the demo, and its PYTHONPATH holds ``config/``, whose
+    airflow_local_settings gives one-line param errors). Demo credentials only (admin/admin, moto's
+    testing/testing), so the files are plain text, 0600."""
     (lay.root / "param_defaults.json").write_text(json.dumps(confs, indent=1))
     (lay.root / "confs").mkdir(exist_ok=True)
     for dag_id, conf in confs.items():
         (lay.root / "confs" / f"{dag_id}.json").write_text(json.dumps(conf, indent=1))
-    shim = lay.root / "bin" / "airflow"
-    shim.parent.mkdir(exist_ok=True)
-    shim.write_text(f"#!{sys.executable}\nfrom include.demo.airflow_cli import main\nmain()\n")
-    shim.chmod(0o755)
     lines = ["# source this file: `airflow ...` then talks to the running demo (`make demo`)."]
     lines += [f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items()) if k.startswith(SHELL_KEYS)]
-    lines.append(f"export PATH={shlex.quote(str(shim.parent))}:{shlex.quote(str(Path(sys.executable).parent))}:$PATH")
+    lines.append(f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH")
     env_file = lay.root / "env.sh"
     env_file.write_text("\n".join(lines) + "\n")
     env_file.chmod(0o600)
