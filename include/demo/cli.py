@@ -15,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from include.demo import airflow_procs as ap
 from include.demo.confs import DEMO_RUNS, MissingCatalog, connections
@@ -25,7 +26,7 @@ log = logging.getLogger("include.demo")
 
 API_PORT = 8080
 USER, PASSWORD = "admin", "admin"
-REPORTS_PREFIX = "/visionflow/reports"  # plugins/visionflow_reports.py
+REPORTS_PREFIX = "/visionflow/reports"  # plugins/visionflow_reports.py serves <prefix>/runs/<dag>/<run>
 SHELL_KEYS = ("AIRFLOW", "VISIONFLOW", "PYTHONPATH")
 
 
@@ -205,8 +206,9 @@ def start(lay: Layout, timeout: float) -> int:
         procs.stop()
         raise
     log.info("demo runs done in %.0fs\n\n%s\n", time.monotonic() - started, _summary(lay, runs, states))
-    for report in sorted(lay.data.glob("*/report*.html")):  # report-<dag>.html where DAGs share a root
-        log.info("report: http://%s:%d%s%s", ap.HOST, lay.port, REPORTS_PREFIX, report)
+    for dag_id, run_id in sorted(runs.items()):
+        log.info("report of %s: http://%s:%d%s/runs/%s/%s", dag_id, ap.HOST, lay.port, REPORTS_PREFIX, dag_id,
+                 quote(run_id, safe=""))
     log.info("Airflow UI: http://%s:%d (login %s/%s). Logs: %s. Stop everything with `make stop`.",
              ap.HOST, lay.port, USER, PASSWORD, lay.logs)
     log.info("CLI: `source %s` then e.g. `airflow dags list`; demo confs in %s",

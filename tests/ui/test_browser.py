@@ -114,11 +114,13 @@ def test_trigger_from_the_form_and_read_the_report(stack, browser):
     shot(browser, "03-run")
     assert done["state"] == "success"
 
-    url = re.search(r"\((http[^)]+report\.html)\)", done["note"] or "")
+    url = re.search(r"\((http[^)]+/visionflow/reports/runs/openimages_v4/[^)]+)\)", done["note"] or "")
     assert url, f"no report link in the run's note: {done['note']!r}"
     browser.get(url.group(1))
     wait_for(lambda: browser.execute_script("return document.readyState") == "complete", 30, "the report")
     shot(browser, "04-report")
+    # Served sandboxed: the page has an opaque origin, so nothing in it can use the viewer's login.
+    assert browser.execute_script("return window.origin") == "null"
     widths = browser.execute_script("return [...document.images].map(i => i.complete ? i.naturalWidth : 0)")
     assert len(widths) >= 4 and all(w > 0 for w in widths), widths
     out = lay.data / "openimages"

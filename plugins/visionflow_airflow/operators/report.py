@@ -2,15 +2,17 @@
 
 It runs as a teardown (``as_teardown()`` in the DAGs): whatever happened upstream it writes the report, yet
 the run's state still comes from the data-producing tasks, so a run whose download failed still ends failed.
-The report's path is logged; its http(s) link (served by the ``visionflow_reports`` plugin) becomes the
-task's "Run report" button and, when the ``visionflow_api`` connection holds a login, the run's note.
+The report's path is logged, and the task pushes a record of what it wrote (the report's URI, SHA-256 and
+the aws connection it wrote with): the ``visionflow_reports`` plugin serves that file and nothing else at
+the run's link, which becomes the task's "Run report" button and, when the ``visionflow_api`` connection holds
+a login, the run's note.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
-import os
 from typing import Any, Sequence
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from airflow.sdk import BaseOperatorLink
 from airflow.sdk.bases.xcom import BaseXCom
@@ -21,8 +23,9 @@ log = logging.getLogger(__name__)
 
 API_CONN_ID = "visionflow_api"
 REPORTS_PREFIX = "/visionflow/reports"
-S3_ROUTE = "_s3"
+RUNS_ROUTE = "runs"
 XCOM_KEY = "report_url"
+RECORD_KEY = "report_record"  # {"uri", "sha256", "aws_conn_id"}: what the plugin may serve for the run
 
 
 class RunReportLink(BaseOperatorLink):
@@ -46,15 +49,9 @@ def api_base_url() -> str:
     return f"http://{host}:{conf.get('api', 'port', fallback='8080')}"
 
 
-def report_url(uri: str, aws_conn_id: str = "aws_default") -> str:
-    """The http(s) URL the plugin serves the report at: ``<prefix>/<absolute path>`` for a local report,
-    ``<prefix>/_s3/<bucket>/<key>?conn=<aws_conn_id>`` for an s3:// one (read with that connection); empty
-    for anything else."""
-    if uri.startswith("s3://"):
-        return f"{api_base_url()}{REPORTS_PREFIX}/{S3_ROUTE}/{quote(uri[5:])}?{urlencode({'conn': aws_conn_id})}"
-    if "://" in uri or not os.path.isabs(uri):
-        return ""
-    return f"{api_base_url()}{REPORTS_PREFIX}/{quote(uri.lstrip('/'))}"
+def report_url(dag_id: str, run_id: str) -> str:
+    """The http(s) URL the plugin serves a run's report at (it finds the file from the run's record)."""
+    return f"{api_base_url()}{REPORTS_PREFIX}/{RUNS_ROUTE}/{quote(dag_id, safe='')}/{quote(run_id, safe='')}"
 
 
 def set_run_note(dag_id: str, run_id: str, note: str, conn_id: str = API_CONN_ID) -> bool:
@@ -117,10 +114,14 @@ class WriteRunReportOperator(VisionflowOperator):
         if is_set(self.images_root) or self.family == "flickr_download":
             options["images"] = self.storage(self.images_root if is_set(self.images_root) else None)
         uri = FAMILIES[self.family](storage, run_id=context["run_id"], **options)
-        url = report_url(uri, self.aws_conn_id)
-        context["ti"].xcom_push(key=XCOM_KEY, value=url)
+        folder, _, name = uri.rpartition("/")
+        digest = hashlib.sha256(self.storage(folder).read_bytes(name)).hexdigest()
+        context["ti"].xcom_push(key=RECORD_KEY, value={
+            "uri": uri, "sha256": digest, "aws_conn_id": self.aws_conn_id if uri.startswith("s3://") else ""})
         dag_run = context["dag_run"]
-        note = f"[Run report]({url})\n\n`{uri}`" if url else f"Run report: `{uri}`"
+        url = report_url(dag_run.dag_id, dag_run.run_id)
+        context["ti"].xcom_push(key=XCOM_KEY, value=url)
+        note = f"[Run report]({url})\n\n`{uri}`"
         set_run_note(dag_run.dag_id, dag_run.run_id, note, self.api_conn_id)
-        self.log.info("report written: %s%s", uri, f" (open {url})" if url else "")
+        self.log.info("report written: %s (open %s)", uri, url)
         return {"report": uri, "url": url, "card": storage.uri("README.md")}
