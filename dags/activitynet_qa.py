@@ -23,6 +23,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param
 
+from visionflow_airflow import params as p
 from visionflow_airflow.common import dag_kwargs
 from visionflow_airflow.operators.report import WriteRunReportOperator
 from visionflow_airflow.operators.xtune_video import (
@@ -54,8 +55,8 @@ with DAG(
                    description="Stop after this many kept questions, in question order."),
         "seconds": Param(20, type="number", minimum=0, title="Minimum duration",
                          description="Keep only videos longer than this many seconds."),
-        "data_dir": Param("data/llamafactory", type="string", minLength=1, title="LLaMA-Factory data folder",
-                          description="Local folder of the output JSON and dataset_info.json."),
+        "data_dir": p.output_root("data/llamafactory", local_only=True, title="LLaMA-Factory data folder",
+                                  description="Local folder of the output JSON and dataset_info.json."),
     },
     **dag_kwargs(__doc__, ["video", "xtune", "llamafactory"]),
 ) as dag:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param
 
+from visionflow_airflow import params as p
 from visionflow_airflow.common import dag_kwargs
 from visionflow_airflow.operators.report import WriteRunReportOperator
 from visionflow_airflow.operators.trackverse import (
@@ -64,8 +65,7 @@ with DAG(
                               description="For url_template: e.g. http://host/videos/{yid}.mp4"),
         "local_dir": Param("", type="string", title="Local folder",
                            description="For local_dir: the folder holding <yid>.mp4."),
-        "output_root": Param("data/trackverse", type="string", minLength=1, title="Output root",
-                             description="Local folder or s3://bucket/prefix."),
+        "output_root": p.output_root("data/trackverse", title="Output root"),
         "limit": Param(None, type=["null", "integer"], minimum=1, title="Limit",
                        description="At most this many videos (trials); empty for all."),
         "skip_cartoon_filter": Param(False, type="boolean", title="Skip cartoon filter",

@@ -25,6 +25,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param
 
+from visionflow_airflow import params as p
 from visionflow_airflow.common import dag_kwargs, fail_run_when_a_step_failed
 from visionflow_airflow.operators.report import WriteRunReportOperator
 from visionflow_airflow.operators.xtune_video import (
@@ -56,11 +57,11 @@ with DAG(
         "splits_url": Param("", type="string", title="DiDeMo split lists",
                             description="DiDeMo only: folder (URL ending in / or local) with Collaborative "
                             "Experts' {train,val,test}_list.txt. Empty: the GitHub folder."),
-        "data_root": Param("data/adaclip", type="string", minLength=1, title="Data root",
-                           description="Where annots/<dataset>/ and reports/ go: local folder or s3://."),
-        "frames_dir": Param("", type="string", title="Frames folder",
-                            description="Output root of the frames: local or s3://. Empty: "
-                            "<data_root>/frames/<dataset>."),
+        "data_root": p.output_root("data/adaclip", title="Data root",
+                                   description="Where annots/<dataset>/ and reports/ go: local folder or s3://."),
+        "frames_dir": p.output_root("", allow_empty=True, title="Frames folder",
+                                    description="Output root of the frames: local or s3://. Empty: "
+                                    "<data_root>/frames/<dataset>."),
         "frame_rate": Param(-1, type="number", minimum=-1, maximum=240, title="Frame rate",
                             description="Frames per second like ffmpeg -r; -1 keeps the native rate."),
         "frame_size": Param(-1, type="integer", minimum=-1, maximum=4096, title="Frame size",

@@ -320,6 +320,10 @@ class LocalStorage(Storage):
 
 class S3Storage(Storage):
     def __init__(self, bucket: str, prefix: str, options: S3Options | None = None):
+        # S3 keys are literal: "a/../b" is not "b" but a key with ".." in it, beside the root the user meant.
+        if any(part in (".", "..") for part in prefix.split("/")):
+            raise BadInputError(f"output root s3://{bucket}/{prefix} has a '.' or '..' in its prefix; S3 does not "
+                                "resolve them: name the prefix without them")
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.root = f"s3://{bucket}/{self.prefix}".rstrip("/")
@@ -334,7 +338,7 @@ class S3Storage(Storage):
 
     def _key(self, rel: str) -> str:
         rel = rel.lstrip("/")
-        if ".." in Path(rel).parts:
+        if ".." in rel.split("/"):
             raise BadInputError(f"output key {rel!r} escapes the output root {self.root}")
         return f"{self.prefix}/{rel}" if self.prefix else rel
 

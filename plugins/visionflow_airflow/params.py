@@ -18,8 +18,10 @@ from airflow.sdk import Param
 DEFAULTS_ENV = "VISIONFLOW_PARAM_DEFAULTS"
 # http(s) URL, or a path (no other scheme: file://, ftp:// ... are refused before the run starts)
 URL_OR_PATH = r"^(https?://[^\s/]+\S*|(?![A-Za-z][A-Za-z0-9+.-]*://)\S.*)$"
-# s3://bucket[/prefix] or a local path
-ROOT_PATTERN = r"^(s3://[a-z0-9][a-z0-9.-]{1,62}(/\S*)?|(?![A-Za-z][A-Za-z0-9+.-]*://)\S.*)$"
+# s3://bucket[/prefix] or a local path. S3 keys are literal: a '.' or '..' component would be written as is
+# (s3://b/../other lands under the key "../other"), so the prefix may have none.
+LOCAL_PATH = r"(?![A-Za-z][A-Za-z0-9+.-]*://)\S.*"
+ROOT_PATTERN = r"^(s3://[a-z0-9][a-z0-9.-]{1,62}(?!\S*/\.\.?(/|$))(/\S*)?|" + LOCAL_PATH + ")$"
 RELATIVE_NOTE = " A relative path is resolved against the worker's working directory (in the demo: .demo/)."
 
 
@@ -59,9 +61,12 @@ def url_or_path(default: str, **kw) -> Param:
     return Param(default, type="string", minLength=1, pattern=URL_OR_PATH, **kw)
 
 
-def output_root(default: str, allow_empty: bool = False, **kw) -> Param:
+def output_root(default: str, allow_empty: bool = False, local_only: bool = False, **kw) -> Param:
+    """An output folder: local or ``s3://bucket/prefix`` (``local_only``: a local folder), checked at trigger
+    time so ``ftp://x`` or ``s3://b/../c`` never reaches a task."""
     kw["description"] = kw.get("description", "Local folder or s3://bucket/prefix.") + RELATIVE_NOTE
-    pattern = optional(ROOT_PATTERN) if allow_empty else ROOT_PATTERN
+    pattern = f"^({LOCAL_PATH})$" if local_only else ROOT_PATTERN
+    pattern = optional(pattern) if allow_empty else pattern
     return Param(default, type="string", pattern=pattern, **kw)
 
 

@@ -65,7 +65,8 @@ def test_staging_files_are_not_listed(tmp_path):
     assert list(storage.list()) == ["kept.txt"]
 
 
-@pytest.mark.parametrize("root, message", [("", "empty"), ("s3://", "no bucket"), ("gs://b/p", "only local")])
+@pytest.mark.parametrize("root, message", [("", "empty"), ("s3://", "no bucket"), ("gs://b/p", "only local"),
+                                           ("s3://b/../other", "without them"), ("s3://b/x/./y", "without them")])
 def test_bad_roots_name_the_fix(root, message):
     with pytest.raises(BadInputError, match=message):
         open_storage(root)

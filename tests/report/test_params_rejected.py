@@ -22,11 +22,24 @@ BAD = [
     ("flickr_cc_download", {"quality": 101}, "quality", "greater than or equal to the maximum of 101"),
     ("kinetics", {"url_template": "http://host/video.mp4"}, "url_template", "does not match"),
     ("video_frames", {"short_side": 8}, "short_side", "minimum of 15"),
+    # S3 keys are literal: '..' would be written into the key, beside the root the user meant
+    ("openimages_v4", {"output_root": "s3://bucket/../other"}, "output_root", "does not match"),
+    ("kinetics", {"output_root": "s3://bucket/a/./b"}, "output_root", "does not match"),
+    # every output root is checked at trigger time, not only the first DAGs'
+    ("trackverse", {"output_root": "ftp://host/x"}, "output_root", "does not match"),
+    ("trackverse", {"output_root": "s3://bucket/x/.."}, "output_root", "does not match"),
+    ("video_retrieval", {"data_root": "gs://bucket/x"}, "data_root", "does not match"),
+    ("video_retrieval", {"frames_dir": "http://host/frames"}, "frames_dir", "does not match"),
+    ("activitynet_qa", {"data_dir": "s3://bucket/llamafactory"}, "data_dir", "does not match"),
 ]
 GOOD = [
     ("flickr_cc_crawl", {"date": "2021-02-28"}),
     ("openimages_v4", {"thumbnail_size": 16, "output_root": "s3://bucket/prefix", "metadata_url": "/data/m.csv"}),
     ("kinetics", {"limit": None, "output_root": "", "url_template": "http://h/{youtube_id}.mp4"}),
+    ("trackverse", {"yid_index": "/data/yids.txt", "output_root": "s3://bucket/a..b/c"}),
+    ("video_retrieval", {"data_root": "s3://bucket/adaclip", "frames_dir": ""}),
+    ("video_retrieval", {"frames_dir": "../frames"}),
+    ("activitynet_qa", {"data_dir": "/data/llamafactory"}),
 ]
 
 
