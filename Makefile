@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ROOT := $(abspath .)
 
-.PHONY: venv test test-fast test-torch demo stop shell browser bench constraints clean
+.PHONY: venv test test-fast test-torch test-consumers consumers demo stop shell browser bench constraints clean
 
 # The venv is rebuilt when requirements or constraints change.
 # requirements-nodeps.txt goes in with --no-deps: those packages declare opencv-python, which would
@@ -19,8 +19,26 @@ $(BIN)/.installed: requirements.txt requirements-nodeps.txt constraints.txt
 
 venv: $(BIN)/.installed
 
-test: venv browser
-	$(BIN)/python -m pytest -q tests
+test: venv browser consumers
+	VISIONFLOW_CONSUMERS_PYTHON=$(CONSUMERS_PY) $(BIN)/python -m pytest -q tests
+
+# The consumers' own loaders (mmaction2, LLaMA-Factory) in a venv of their own (about 7 GB, 2 minutes from the
+# registry), kept outside the checkout under a name that hashes its requirements, so a fresh clone on the same
+# machine reuses it and a change of requirements builds a new one. tests/consumers runs their code in it.
+CONSUMERS_HASH := $(shell cat requirements-consumers.txt constraints-consumers.txt | sha256sum | cut -c1-12)
+CONSUMERS_VENV ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/visionflow/consumers-$(CONSUMERS_HASH)
+CONSUMERS_PY := $(CONSUMERS_VENV)/bin/python
+$(CONSUMERS_VENV)/.installed:
+	mkdir -p $(dir $(CONSUMERS_VENV)) && find $(dir $(CONSUMERS_VENV)) -maxdepth 1 -name 'consumers-*' -exec rm -rf {} +
+	$(PY) -m venv $(CONSUMERS_VENV)
+	$(CONSUMERS_VENV)/bin/pip install -q --upgrade pip
+	$(CONSUMERS_VENV)/bin/pip install -q -r requirements-consumers.txt -c constraints-consumers.txt
+	touch $@
+
+consumers: $(CONSUMERS_VENV)/.installed
+
+test-consumers: venv consumers
+	VISIONFLOW_CONSUMERS_PYTHON=$(CONSUMERS_PY) $(BIN)/python -m pytest -q -m consumers tests
 
 # The browser test (tests/ui) drives Debian's chromium through chromium-driver; install them when missing.
 browser:
@@ -30,7 +48,7 @@ browser:
 
 # Everything but the tests marked slow (dag runs through the scheduler, Celery).
 test-fast: venv
-	$(BIN)/python -m pytest -q -m "not slow" tests
+	$(BIN)/python -m pytest -q -m "not slow and not consumers" tests
 
 # The torch-based TrackVerse models (torchvision detector, ResNet-18 and LAION scorers) are not visionflow
 # dependencies, so `make test` skips their test file. This builds a second venv with them (about 6 GB) and runs it.

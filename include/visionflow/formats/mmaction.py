@@ -104,3 +104,32 @@ def list_name(dataset: str, split: str, kind: str) -> str:
     if kind not in ("videos", "rawframes"):
         raise BadInputError(f"list kind must be videos or rawframes, not {kind!r}")
     return f"{dataset}_{split}_list_{kind}.txt"
+
+
+# The pipeline of the card's configs: what mmaction2's own TSN Kinetics configs do, short (one clip of 3 frames).
+_PIPELINES = {
+    "videos": ["dict(type='DecordInit')", "dict(type='SampleFrames', clip_len=1, frame_interval=1, num_clips=3)",
+               "dict(type='DecordDecode')"],
+    "rawframes": ["dict(type='SampleFrames', clip_len=1, frame_interval=1, num_clips=3)",
+                  "dict(type='RawFrameDecode')"],
+}
+_COMMON = ["dict(type='Resize', scale=(-1, 256))", "dict(type='CenterCrop', crop_size=224)",
+           "dict(type='FormatShape', input_format='NCHW')", "dict(type='PackActionInputs')"]
+_LOADERS = {"train": "train_dataloader", "val": "val_dataloader", "test": "test_dataloader"}
+
+
+def mmaction_config(root: str, dataset: str, splits: list[str], kind: str) -> str:
+    """The lines of an mmaction2 config that load this output root's ``kind`` (videos or rawframes) lists of
+    ``splits``: the ``ann_file`` / ``data_prefix`` shape of mmaction2's Kinetics configs, with its dataset
+    types (``VideoDataset``, ``RawframeDataset``), paths under ``root``."""
+    dataset_type, prefix = ("VideoDataset", "video") if kind == "videos" else ("RawframeDataset", "img")
+    lines = [f"# mmaction2 config: {dataset} {kind} (labels: label_map.txt, line n = label n)",
+             f"dataset_type = '{dataset_type}'", f"data_root = '{root}'", "pipeline = ["]
+    lines += [f"    {step}," for step in _PIPELINES[kind] + _COMMON] + ["]"]
+    for split in splits:
+        folder = f"videos_{split}" if kind == "videos" else f"rawframes_{split}"
+        test_mode = ", test_mode=True" if split != "train" else ""
+        lines.append(f"{_LOADERS[split]} = dict(batch_size=8, num_workers=4, dataset=dict(\n"
+                     f"    type=dataset_type, ann_file=f'{{data_root}}/{list_name(dataset, split, kind)}',\n"
+                     f"    data_prefix=dict({prefix}=f'{{data_root}}/{folder}'), pipeline=pipeline{test_mode}))")
+    return "\n".join(lines)

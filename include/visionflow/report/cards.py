@@ -1,7 +1,9 @@
 """Dataset card texts of the existing families (see ``card.Card``); the list files are found at write time."""
 from __future__ import annotations
 
+from include.visionflow.formats import mmaction
 from include.visionflow.report.card import Card
+from include.visionflow.storage import Storage
 
 
 def openimages() -> Card:
@@ -55,7 +57,13 @@ def flickr() -> Card:
     )
 
 
-def kinetics(dataset: str) -> Card:
+def kinetics(dataset: str, storage: Storage) -> Card:
+    """The card names the lists the run wrote, in the mmaction2 config lines that load them."""
+    configs = []
+    for kind in ("videos", "rawframes"):
+        splits = [s for s in ("train", "val", "test") if storage.exists(mmaction.list_name(dataset, s, kind))]
+        if splits:
+            configs.append(f"```python\n{mmaction.mmaction_config(storage.uri('').rstrip('/'), dataset, splits, kind)}\n```")
     return Card(
         title=f"{dataset} (mmaction2 layout)",
         what="Kinetics human-action clips trimmed to their annotated 10-second windows, with an optional "
@@ -65,9 +73,9 @@ def kinetics(dataset: str) -> Card:
         licence="The annotations are CC BY 4.0 (DeepMind). The videos belong to their YouTube uploaders and "
                 "are governed by YouTube's terms: use them for research, do not redistribute the clips, and "
                 "cite the Kinetics paper. Failed clips are listed with reasons in `download_report.json`.",
-        loading="mmaction2 config:\n```python\nann_file_train = 'kinetics400_train_list_videos.txt'  # "
-                "'class/file.mp4 label'\ndata_prefix = dict(video='videos_train')\n```\n"
-                "Raw frames: `*_list_rawframes.txt` (`class/stem nframes label`) with `rawframes_<split>/`.",
+        loading="Lines of an mmaction2 config (mmaction2 1.2 builds these datasets as they are; the dense-key-"
+                "frame cache loads like the videos, with `data_prefix=dict(video=...'_dense_cache')`):\n\n"
+                + "\n\n".join(configs),
         lists=["annotations/", "label_map.txt", "summary.json", "download_report.json",
                *[f"{dataset}_{split}_list_{kind}.txt" for split in ("train", "val", "test")
                  for kind in ("videos", "rawframes")]],

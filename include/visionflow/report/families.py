@@ -109,7 +109,7 @@ def kinetics(storage: Storage, dataset: str, run_id: str) -> str:
         for stage, merged in stages.items():
             summary.update({f"{split} {stage} {k}": v for k, v in merged.get("counts", {}).items() if v})
     folders = [r["output"] for r in run.ok() if r["group"].endswith("rawframes") and r.get("output")]
-    return publish(storage, f"{dataset} — run {run_id}", run_id, "kinetics", cards.kinetics(dataset), run=run,
+    return publish(storage, f"{dataset} — run {run_id}", run_id, "kinetics", cards.kinetics(dataset, storage), run=run,
                    summary=summary, samples=[frame_strips(storage, folders, "Raw frames of sampled clips")])
 
 
