@@ -134,9 +134,19 @@ def fetch_videos(dataset: str, videos_url: str, videos_dir: str, data_root: str)
             remote_inputs.download(videos_url, Path(tmp, "videos.archive"), "videos_url")
         if not archive.is_file():
             raise BadInputError(f"videos_url {videos_url!r} is not a URL or an existing archive")
-        count = remote_inputs.unpack_videos(archive, dest, VIDEO_SUFFIXES)
-    marker.write_text(json.dumps({"url": videos_url, "videos": count}))
+        unpacked = remote_inputs.unpack_videos(archive, dest, VIDEO_SUFFIXES, label=f"videos_url {videos_url}")
+    marker.write_text(json.dumps({"url": videos_url, "videos": unpacked.videos,
+                                  "bad_members": list(unpacked.bad_members)}))
     return str(dest)
+
+
+def bad_members(videos_dir: str | Path) -> list[dict]:
+    """The members the unpack of ``videos_dir`` skipped (its ``.source.json``); none for a plain folder."""
+    marker = Path(videos_dir, ".source.json")
+    if not marker.is_file():
+        return []
+    members = json.loads(marker.read_text()).get("bad_members", [])
+    return [m for m in members if isinstance(m, dict)]
 
 
 def annots_rel(dataset: str, split: str) -> str:
