@@ -180,10 +180,13 @@ def prepare_annotations(storage: Storage, dataset: str, videos_dir: str, annotat
 def plan(storage: Storage, work_rel: str, videos_dir: str, per_shard: int = VIDEOS_PER_SHARD) -> list[ShardSpec]:
     """One row per video key (its preferred file), in shards of ``per_shard`` balanced by file size. A key
     that cannot be a folder name is planned with its error, so it is counted as a bad row instead of stopping
-    the plan."""
+    the plan; so is an archive member the unpack skipped (keyed by its path in the archive, which no video
+    key can equal: keys have no ``/``), so the report lists it with the videos."""
     index = index_videos(videos_dir)
     rows = [{"key": key, "src": str(Path(videos_dir, rels[0])), "error": _key_error(key)}
             for key, rels in index.items()]
+    rows += [{"key": m.get("member", ""), "src": "", "error": f"{m.get('reason', 'bad_member')}: {m.get('detail', '')}"}
+             for m in bad_members(videos_dir)]
     rows = balanced_rows(rows, per_shard, lambda r: 0 if r["error"] else work_estimate(r["src"]))
     specs = write_shards(storage, work_rel, rows, per_shard, SHARD_COLUMNS, label="frames")
     log.info("%s videos in %s shards from %s", len(index), len(specs), videos_dir)
