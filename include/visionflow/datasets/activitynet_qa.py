@@ -191,8 +191,7 @@ def probe_item(row: dict) -> ItemResult:
     """One video's duration; where it came from (stream or container) in ``detail``. A row planned with an
     error is that bad row."""
     if row.get("error"):
-        reason, _, detail = row["error"].partition(": ")
-        raise BadRowError(reason, detail)
+        raise BadRowError.planned(row["error"])
     seconds, source = video_duration(row["src"])
     return ItemResult(row["key"], Status.OK, output=row["src"], duration=seconds, detail=source)
 

@@ -205,8 +205,7 @@ def extract_item(row: dict, storage: Storage, options: FrameOptions) -> ItemResu
     """One video to ``<key>/image_%05d.jpg``; a complete folder is reused. Decode errors are item errors."""
     key = row["key"]
     if row.get("error"):
-        reason, _, detail = row["error"].partition(": ")
-        raise BadRowError(reason, detail)
+        raise BadRowError.planned(row["error"])
     done = published_count(storage, key)
     if done:
         return ItemResult(key, Status.OK, output=key, frames=done, reused=True)
