@@ -156,14 +156,16 @@ class Reader:
 
     path: Path
     budget: Budget
+    kind: str = ""  # "zip" or "tar" when the name does not say (a download saved under a fixed name)
 
     def __enter__(self) -> "Reader":
         name = self.path.name.lower()
+        kind = self.kind or ("zip" if name.endswith(".zip") else "tar" if name.endswith(TAR_SUFFIXES) else "")
         try:
-            if name.endswith(".zip"):
+            if kind == "zip":
                 self._zip: zipfile.ZipFile | None = zipfile.ZipFile(self.path)
                 self._tar: tarfile.TarFile | None = None
-            elif name.endswith(TAR_SUFFIXES):
+            elif kind == "tar":
                 self._zip, self._tar = None, tarfile.open(self.path, "r:*")
             else:
                 raise BadInputError(f"{self.path}: unknown archive type; expected .zip, .tar, .tar.gz or .tgz")

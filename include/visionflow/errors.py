@@ -71,3 +71,10 @@ class BadRowError(ItemError, BadInputError):
     file it is a ``BadInputError`` like any other."""
 
     status = Status.BAD_ROW
+
+    @classmethod
+    def planned(cls, error: str) -> "BadRowError":
+        """The error a plan kept in a row's ``error`` column (``"reason: detail"``), to raise when the row runs:
+        a row that is bad at plan time still gets its one manifest row from the shard runner."""
+        reason, _, detail = error.partition(": ")
+        return cls(reason, detail)

@@ -81,3 +81,55 @@ def test_a_failing_first_step_fails_the_run(airflow_db, dag, sample_source, tmp_
     dr = dag.test(run_conf=conf(sample_source.urls, tmp_path, videos_dir=str(tmp_path / "nowhere")))
     assert dr.state == "failed"
     assert not (tmp_path / "dataset_info.json").exists()
+
+
+def test_malformed_rows_are_counted_bad_rows_and_good_rows_still_come_out(airflow_db, dag, sample_source, tmp_path):
+    """Issue 28: a question without ``question``, an answer without ``answer`` and list or dict question ids
+    crashed the plan (KeyError, TypeError) and failed the run after three tries. Each is one bad row now, with
+    its reason, in the manifests, the report and the run report; the good question is written."""
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    questions = [
+        {"video_name": "uqiMw7tQ1Cc", "question": "what happens", "question_id": "v_uqiMw7tQ1Cc_0"},
+        {"video_name": "uqiMw7tQ1Cc", "question_id": "v_uqiMw7tQ1Cc_1"},
+        {"video_name": "uqiMw7tQ1Cc", "question": "list id", "question_id": ["v_uqiMw7tQ1Cc", "2"]},
+        {"video_name": "uqiMw7tQ1Cc", "question": "dict id", "question_id": {"id": 3}},
+        {"video_name": "bXdq2zI1Ms0", "question": "what is shown", "question_id": "v_bXdq2zI1Ms0_0"},
+        "not an object",
+    ]
+    answers = [
+        {"answer": "riding", "type": 0, "question_id": "v_uqiMw7tQ1Cc_0"},
+        {"answer": "yes", "type": 3, "question_id": "v_uqiMw7tQ1Cc_1"},
+        {"type": 3, "question_id": "v_bXdq2zI1Ms0_0"},
+        {"answer": "no", "type": 3, "question_id": ["v_uqiMw7tQ1Cc", "2"]},
+    ]
+    (inputs / "q.json").write_text(json.dumps(questions))
+    (inputs / "a.json").write_text(json.dumps(answers))
+    dr = dag.test(run_conf=conf(sample_source.urls, tmp_path / "data", questions_json=str(inputs / "q.json"),
+                                answers_json=str(inputs / "a.json")))
+    assert dr.state == "success"
+    assert dr.get_task_instance("plan").try_number == 1
+    rows = json.loads((tmp_path / "data/activitynet_qa_val_500_limit_3s.json").read_text())
+    assert [(r["messages"][0]["content"], r["messages"][1]["content"]) for r in rows] == [
+        ("<video>what happens?", "riding")]
+    report = report_of(tmp_path / "data")
+    assert report["bad_rows"]["count"] == 6
+    reasons = {key: why.split(":")[0] for key, why in report["bad_rows"]["examples"].items()}
+    assert reasons == {"questions_json entry 2": "bad_question", "questions_json entry 3": "bad_question_id",
+                       "questions_json entry 4": "bad_question_id", "questions_json entry 6": "not_an_object",
+                       "answers_json entry 3": "bad_answer", "answers_json entry 4": "bad_question_id"}
+    # a question whose only answer is malformed has no answer: unmatched, its id quoted as given
+    assert report["unmatched_questions"] == {"count": 1, "examples": ["v_bXdq2zI1Ms0_0"]}
+    assert report["questions"] == 6
+    # one manifest row per bad row, through the shard runner
+    from include.visionflow.manifest import Status, read_manifest
+    from include.visionflow.shards import ShardSpec
+    from include.visionflow.storage import open_storage
+
+    storage = open_storage(str(tmp_path / "data"))
+    specs = [ShardSpec.from_xcom(s) for s in dr.get_task_instance("plan").xcom_pull(task_ids="plan")]
+    results = [r for s in specs for r in read_manifest(storage, s.manifest_rel)]
+    bad = [r for r in results if r.status is Status.BAD_ROW]
+    assert sorted(r.key for r in bad) == sorted(report["bad_rows"]["examples"])
+    assert "['v_uqiMw7tQ1Cc', '2']" not in {r.key for r in results}
+    assert summary_of(tmp_path / "data/report-activitynet_qa.html")["bad rows"] == "6"

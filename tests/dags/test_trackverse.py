@@ -133,6 +133,25 @@ def test_an_output_root_under_a_file_fails_plan_and_leaves_an_empty_report_link(
     assert report.xcom_pull(task_ids="run_report", key="report_url") == ""
 
 
+def test_non_string_ids_in_the_index_are_bad_rows(airflow_db, dag, source, tmp_path):
+    """Issue 28: ids that are JSON lists or objects were turned into Python text ("['a', 'b']") and used as
+    video ids; now plan keeps each as a bad row with its reason, and the run counts them."""
+    (tmp_path / "ids.json").write_text(json.dumps([["a", "b"], {"video_id": ["a", "b"]}, {"video_id": {"x": 1}},
+                                                   sample.MISSING_ID]))
+    out = tmp_path / "tv"
+    dr = dag.test(run_conf=conf(source, out, yid_index=str(tmp_path / "ids.json"), blur_faces=False))
+    assert states(dr)["plan"] == {"success"} and states(dr)["videos"] == {"success"}
+    assert dr.state == "failed"  # no video could be downloaded: nothing to curate
+    storage = open_storage(str(out))
+    got = {r.key: (r.status.value, r.reason) for s in specs_of(dr)
+           for r in read_manifest(storage, s.for_stage("download").manifest_rel)}
+    assert got == {"yid_index entry 1": ("bad_row", "yid_not_text"), "yid_index entry 2": ("bad_row", "yid_not_text"),
+                   "yid_index entry 3": ("bad_row", "yid_not_text"), sample.MISSING_ID: ("failed_download", "http_404")}
+    assert json.loads((out / "summary.json").read_text())["stages"]["download"]["counts"]["bad_row"] == 3
+    tracks = {r.key: r.reason for s in specs_of(dr) for r in read_manifest(storage, s.for_stage("tracks").manifest_rel)}
+    assert tracks["yid_index entry 2"] == "yid_not_text"  # the same reason in steps 5-6
+
+
 @pytest.mark.slow
 def test_no_video_downloaded_fails_the_run(airflow_db, dag, source, tmp_path):
     (tmp_path / "ids.txt").write_text(f"{sample.MISSING_ID}\n")

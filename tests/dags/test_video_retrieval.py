@@ -117,3 +117,65 @@ def test_a_failing_first_step_fails_the_run(airflow_db, dag, tmp_path):
     dr = dag.test(run_conf=conf("activitynet", tmp_path, videos_dir=str(tmp_path / "nowhere")))
     assert dr.state == "failed"
     assert not (tmp_path / "annots").exists()
+
+
+def served(sample_source, folder: Path, prefix: str) -> str:
+    """``folder`` on the sample source (127.0.0.1), under its own prefix; returns the base URL."""
+    from include.sample_source.files import FolderFiles
+
+    sample_source.mount(f"/{prefix}", FolderFiles(folder))
+    return f"{sample_source.base_url}/{prefix}"
+
+
+def test_a_videos_url_bomb_fails_the_run_before_it_expands(airflow_db, dag, sample_source, tmp_path, capfd):
+    """Issue 28: a 300 KB zip of one 300 MB member. The shared archive budget refuses it, nothing is written,
+    and the videos step fails at once (bad input: no retries) with one line naming the archive and member."""
+    import zipfile
+
+    served_dir = tmp_path / "served"
+    served_dir.mkdir()
+    with zipfile.ZipFile(served_dir / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as zf, \
+            zf.open("MSRVTT/videos/all/video9.mp4", "w") as fh:
+        zeros = bytes(1 << 20)
+        for _ in range(300):
+            fh.write(zeros)
+    url = f"{served(sample_source, served_dir, 'issue28-bomb')}/bomb.zip"
+    dr = dag.test(run_conf=conf("msrvtt", tmp_path / "data", videos_url=url,
+                                annotations_url=sample_source.urls["msrvtt_annotations_url"]))
+    assert dr.state == "failed"
+    videos = dr.get_task_instance("videos")
+    assert videos.state == "failed" and videos.try_number == 1
+    unpacked = tmp_path / "data" / "videos" / "msrvtt"
+    assert not [p for p in unpacked.rglob("*") if p.is_file()]  # no member, no marker, no download left
+    task_log = "".join(capfd.readouterr())  # dag.test() logs the task's failure to the console
+    assert f"videos_url {url}: member 'MSRVTT/videos/all/video9.mp4' takes the contents past" in task_log
+
+
+def test_a_member_with_an_unsafe_name_is_a_bad_row_and_the_run_succeeds(airflow_db, dag, sample_source, tmp_path):
+    """Issue 28: a member named " lead.mp4" used to fail the run after part of the archive was unpacked. It is
+    skipped, kept in the unpack marker, and counted as a bad row in the family's report and the run report."""
+    import zipfile
+
+    video = Path(sample_source.urls["msrvtt_videos_dir"]) / "video0.mp4"
+    served_dir = tmp_path / "served"
+    served_dir.mkdir()
+    with zipfile.ZipFile(served_dir / "videos.zip", "w") as zf:
+        zf.write(video, "MSRVTT/videos/all/ lead.mp4")
+        zf.write(video, "MSRVTT/videos/all/video0.mp4")
+    url = f"{served(sample_source, served_dir, 'issue28-lead')}/videos.zip"
+    dr = dag.test(run_conf=conf("msrvtt", tmp_path, videos_url=url, frame_rate=1, frame_size=32,
+                                annotations_url=sample_source.urls["msrvtt_annotations_url"]))
+    assert dr.state == "success"
+    unpacked = tmp_path / "videos" / "msrvtt"
+    assert sorted(p.name for p in unpacked.iterdir() if not p.name.startswith(".")) == ["video0.mp4"]
+    marker = json.loads((unpacked / ".source.json").read_text())
+    assert marker["videos"] == 1
+    assert [(m["member"], m["reason"]) for m in marker["bad_members"]] == [
+        ("MSRVTT/videos/all/ lead.mp4", "unsafe_video_file_name")]
+    summary = json.loads((tmp_path / "reports/video_retrieval_msrvtt.json").read_text())
+    assert (summary["counts"]["ok"], summary["counts"]["bad_row"], summary["items"]) == (1, 1, 2)
+    [failure] = summary["failures"]
+    assert failure["key"] == "MSRVTT/videos/all/ lead.mp4" and failure["reason"] == "unsafe_video_file_name"
+    assert "surrounding whitespace" in failure["detail"]
+    assert (tmp_path / "frames/msrvtt/video0/image_00001.jpg").is_file()
+    assert "unsafe_video_file_name" in (tmp_path / "report-video_retrieval-msrvtt.html").read_text()

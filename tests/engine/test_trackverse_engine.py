@@ -40,12 +40,34 @@ def test_index_formats(tmp_path):
     (tmp_path / "hdvila.json").write_text(json.dumps([{"video_id": "abcdefghijk", "clip": []}, "zyxwvutsrqp"]))
     (tmp_path / "hdvila.jsonl").write_text('{"video_id": "abcdefghijk"}\n{"yid": "zyxwvutsrqp"}\n')
     for name in ("ids.txt", "hdvila.json", "hdvila.jsonl"):
-        assert tv.read_index(str(tmp_path / name)) == ["abcdefghijk", "zyxwvutsrqp"], name
+        assert [r["yid"] for r in tv.read_index(str(tmp_path / name))] == ["abcdefghijk", "zyxwvutsrqp"], name
     (tmp_path / "bad.jsonl").write_text('{"title": "no id"}\n')
     with pytest.raises(BadInputError, match="no video id"):
         tv.read_index(str(tmp_path / "bad.jsonl"))
     with pytest.raises(BadInputError, match="not found"):
         tv.read_index(str(tmp_path / "missing.txt"))
+
+
+def test_non_string_ids_are_bad_rows_never_text(source, tmp_path):
+    """Issue 28: ``["a","b"]`` or ``{"x": 1}`` as an id became the id ``"['a', 'b']"``. Each is a bad row now
+    (one manifest row per entry, keyed by its place in the index), and the good ids still run."""
+    (tmp_path / "ids.json").write_text(json.dumps([
+        "tvCamera001", ["a", "b"], {"video_id": ["a", "b"]}, {"yid": {"x": 1}}, {"x": 1, "id": 7}, None]))
+    (tmp_path / "ids.jsonl").write_text('{"video_id": "tvCamera001"}\n{"video_id": ["a", "b"]}\n')
+    storage = open_storage(str(tmp_path / "out"))
+    specs = tv.plan(storage, "_work/n", str(tmp_path / "ids.json"))
+    config = tv.TrackVerseConfig(source=tv.video_source("local_dir", local_dir=source.urls["trackverse_local_dir"]))
+    tv.run_stage(storage, specs[0], "download", config)
+    tv.run_stage(storage, specs[0], "segments", config)
+    got = rows(storage, specs, "download")
+    assert {k: (r.status.value, r.reason) for k, r in got.items()} == {
+        "tvCamera001": ("ok", ""), **{f"yid_index entry {n}": ("bad_row", "yid_not_text") for n in (2, 3, 4, 5, 6)}}
+    assert "list" in got["yid_index entry 2"].detail and "['a', 'b']" not in got["yid_index entry 3"].detail
+    assert rows(storage, specs, "segments")["yid_index entry 4"].reason == "yid_not_text"  # carried
+    assert not [p for p in (tmp_path / "out").rglob("*") if "[" in p.name or "{" in p.name]
+    lines = tv.read_index(str(tmp_path / "ids.jsonl"))
+    assert [(r["key"], r["yid"], r["error"].split(":")[0]) for r in lines] == [
+        ("tvCamera001", "tvCamera001", ""), ("yid_index line 2", "", "yid_not_text")]
 
 
 def test_steps_1_to_4_from_local_dir_then_a_rerun(source, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -153,16 +154,69 @@ def test_video_archives_unpack_flat_and_refuse_duplicate_names(tmp_path):
     archive = tmp_path / "videos.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("MSRVTT/videos/all/video0.mp4", b"x")
-        zf.writestr("../../evil/video1.mp4", b"y")
+        zf.writestr("MSRVTT/video1.mp4", b"y")
         zf.writestr("MSRVTT/readme.txt", b"z")
     dest = tmp_path / "out"
-    assert remote_inputs.unpack_videos(archive, dest, video_retrieval.VIDEO_SUFFIXES) == 2
+    assert remote_inputs.unpack_videos(archive, dest, video_retrieval.VIDEO_SUFFIXES).videos == 2
     assert sorted(p.name for p in dest.iterdir()) == ["video0.mp4", "video1.mp4"]
-    assert not (tmp_path / "evil").exists()
     with zipfile.ZipFile(archive, "a") as zf:
         zf.writestr("other/video0.mp4", b"w")
     with pytest.raises(BadInputError, match="two videos named video0.mp4"):
         remote_inputs.unpack_videos(archive, tmp_path / "again", video_retrieval.VIDEO_SUFFIXES)
+    # The policy of every other extraction: a member climbing out refuses the archive, flat or not.
+    with zipfile.ZipFile(tmp_path / "evil.zip", "w") as zf:
+        zf.writestr("../../evil/video1.mp4", b"y")
+    with pytest.raises(BadInputError, match=r"evil.zip: member '../../evil/video1.mp4' has a '..' component"):
+        remote_inputs.unpack_videos(tmp_path / "evil.zip", tmp_path / "evil", video_retrieval.VIDEO_SUFFIXES)
+    assert not (tmp_path / "evil").exists() or not any((tmp_path / "evil").iterdir())
+
+
+BOMB_BYTES = 300 << 20  # past the archives budget's 256 MiB floor, from a ~300 KB zip
+
+
+@pytest.fixture(scope="module")
+def bomb(tmp_path_factory) -> Path:
+    """A real zip bomb (issue 28): a small video, then 300 MB of zeros deflated to ~300 KB."""
+    path = tmp_path_factory.mktemp("bomb") / "videos.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("MSRVTT/video0.mp4", b"a small first video")
+        with zf.open("MSRVTT/big.mp4", "w") as fh:
+            zeros = bytes(1 << 20)
+            for _ in range(BOMB_BYTES >> 20):
+                fh.write(zeros)
+    assert path.stat().st_size < 1 << 20
+    return path
+
+
+def test_a_video_archive_bomb_is_refused_and_leaves_nothing(bomb, tmp_path):
+    dest = tmp_path / "videos"
+    with pytest.raises(BadInputError) as err:
+        remote_inputs.unpack_videos(bomb, dest, video_retrieval.VIDEO_SUFFIXES, label="videos_url bomb.zip")
+    message = str(err.value)
+    assert message.startswith("videos_url bomb.zip: member 'MSRVTT/big.mp4' takes the contents past")
+    assert "videos_dir" in message and "\n" not in message  # one line, with the fix
+    assert [p.name for p in dest.iterdir()] == []  # the first video, written before the bomb, is gone too
+
+
+def test_annotation_archives_get_the_same_budget(bomb, tmp_path):
+    with pytest.raises(BadInputError, match=r"annotations_url .*videos.zip: member 'MSRVTT/big.mp4' takes"):
+        remote_inputs.named_files(str(bomb), ("big.mp4",), tmp_path, "annotations_url")
+
+
+def test_a_member_with_an_unsafe_name_is_skipped_and_reported(tmp_path):
+    archive = tmp_path / "videos.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in ("MSRVTT/ lead.mp4", "MSRVTT/video0.mp4"):
+            info = tarfile.TarInfo(name)
+            info.size = 5
+            tar.addfile(info, io.BytesIO(b"video"))
+    dest = tmp_path / "out"
+    unpacked = remote_inputs.unpack_videos(archive, dest, video_retrieval.VIDEO_SUFFIXES)
+    assert sorted(p.name for p in dest.iterdir()) == ["video0.mp4"]
+    assert (unpacked.videos, unpacked.written) == (1, 1)
+    [bad] = unpacked.bad_members
+    assert bad["member"] == "MSRVTT/ lead.mp4" and bad["reason"] == "unsafe_video_file_name"
+    assert "surrounding whitespace" in bad["detail"]
 
 
 def test_retrieval_keys_keep_didemo_extensions(tmp_path):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from include.visionflow.errors import BadInputError, FetchError
+from include.visionflow.errors import BadInputError, BadRowError, FetchError
 from include.visionflow.manifest import ItemResult, ShardStats, Status, read_manifest
 from include.visionflow.models.scorers import ScorerSpec, is_cartoon, is_low_aesthetics
 from include.visionflow.paths import safe_component
@@ -39,7 +39,7 @@ from include.visionflow.video.sources import VideoSource
 log = logging.getLogger(__name__)
 
 STAGES = ("download", "segments", "filters", "blur")
-SHARD_COLUMNS = ["key", "yid"]
+SHARD_COLUMNS = ["key", "yid", "error"]
 VIDEOS_PER_SHARD = 10  # a video is minutes of work (scene cut, blur): small shards spread it over workers
 MAX_INDEX_BYTES = 512 << 20
 MAX_VIDEO_BYTES = 8 << 30
@@ -104,15 +104,40 @@ class TrackVerseConfig:
 # --- plan ---------------------------------------------------------------------------------------------------
 
 
-def _index_ids(text: str, name: str) -> Iterator[str]:
-    """Ids from one id per line, a JSON list (of ids or objects) or JSON lines of objects (HD-VILA)."""
+def _json_kind(value) -> str:
+    """What a JSON value is, in words: never the value itself."""
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "a list", bool: "true/false"}.get(type(value), "a number")
+
+
+def _row(place: str, value) -> dict:
+    """A plan row for one index entry. An id that is not text is a bad row keyed by its place in the file:
+    its Python text (``"['a', 'b']"``) would pass as a file name and be fetched as a video id."""
+    if isinstance(value, str):
+        return {"key": value.strip(), "yid": value.strip(), "error": ""}
+    return {"key": f"yid_index {place}", "yid": "",
+            "error": f"yid_not_text: the video id at {place} is {_json_kind(value)}, not text"}
+
+
+def _object_id(item, name: str, place: str) -> dict:
+    if not isinstance(item, dict):
+        return _row(place, item)
+    for key in ID_FIELDS:
+        if item.get(key):
+            return _row(place, item[key])
+    raise BadInputError(f"yid_index {name} {place} has no video id ({', '.join(ID_FIELDS)})")
+
+
+def _index_rows(text: str, name: str) -> Iterator[dict]:
+    """Rows from one id per line, a JSON list (of ids or objects) or JSON lines of objects (HD-VILA)."""
     stripped = text.lstrip()
     if stripped.startswith("["):
         try:
             items = json.loads(stripped)
         except json.JSONDecodeError as err:
             raise BadInputError(f"yid_index {name} is not valid JSON: {err}") from None
-        yield from (_object_id(item, name, n) for n, item in enumerate(items, 1))
+        yield from (_object_id(item, name, f"entry {n}") for n, item in enumerate(items, 1))
         return
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
@@ -120,25 +145,16 @@ def _index_ids(text: str, name: str) -> Iterator[str]:
             continue
         if line.startswith("{"):
             try:
-                yield _object_id(json.loads(line), name, number)
+                yield _object_id(json.loads(line), name, f"line {number}")
             except json.JSONDecodeError as err:
                 raise BadInputError(f"yid_index {name} line {number} is not valid JSON: {err}") from None
         else:
-            yield line.split()[0]
+            yield _row(f"line {number}", line.split()[0])
 
 
-def _object_id(item, name: str, number: int) -> str:
-    if isinstance(item, str):
-        return item.strip()
-    if isinstance(item, dict):
-        for key in ID_FIELDS:
-            if item.get(key):
-                return str(item[key]).strip()
-    raise BadInputError(f"yid_index {name} entry {number} has no video id ({', '.join(ID_FIELDS)})")
-
-
-def read_index(yid_index: str, fetcher=None) -> list[str]:
-    """Unique ids of a local file or http(s) URL, in file order."""
+def read_index(yid_index: str, fetcher=None) -> list[dict]:
+    """Plan rows (``key``, ``yid``, ``error``) of a local file or http(s) URL, one per id in file order
+    (repeats dropped), and one per entry whose id is not text."""
     if not yid_index:
         raise BadInputError("yid_index is empty: give a file or URL of YouTube ids (one per line, or HD-VILA JSON)")
     if yid_index.startswith(("http://", "https://")):
@@ -157,16 +173,22 @@ def read_index(yid_index: str, fetcher=None) -> list[str]:
         if not path.is_file():
             raise BadInputError(f"yid_index {yid_index} is not a file (or an http(s) URL)")
         text = path.read_text(encoding="utf-8")
-    return list(dict.fromkeys(_index_ids(text, yid_index)))
+    rows: dict[str, dict] = {}
+    for row in _index_rows(text, yid_index):
+        rows.setdefault(row["key"], row)  # a repeated id is one video
+    return list(rows.values())
 
 
 def plan(storage: Storage, work_rel: str, yid_index: str, per_shard: int = VIDEOS_PER_SHARD,
          limit: int | None = None, fetcher=None) -> list[ShardSpec]:
-    """Shards of ``{"key": yid, "yid": yid}`` rows (ids are checked per item, so a bad one is a bad_row)."""
-    ids = read_index(yid_index, fetcher)[:limit]
-    specs = write_shards(storage, work_rel, ({"key": y, "yid": y} for y in ids), per_shard, SHARD_COLUMNS,
-                         label="videos")
-    log.info("%s videos from %s in %s shards", len(ids), yid_index, len(specs))
+    """Shards of ``{"key", "yid", "error"}`` rows. Ids are checked per item, so an unsafe one is a bad_row;
+    an entry whose id is not text is planned with its error and is a bad_row the same way."""
+    rows = read_index(yid_index, fetcher)[:limit]
+    specs = write_shards(storage, work_rel, rows, per_shard, SHARD_COLUMNS, label="videos")
+    bad = sum(1 for r in rows if r["error"])
+    if bad:
+        log.warning("%s entries of %s have an id that is not text: bad rows", bad, yid_index)
+    log.info("%s videos from %s in %s shards", len(rows), yid_index, len(specs))
     return specs
 
 
@@ -174,6 +196,8 @@ def plan(storage: Storage, work_rel: str, yid_index: str, per_shard: int = VIDEO
 
 
 def _yid(row: dict) -> str:
+    if row.get("error"):
+        raise BadRowError.planned(row["error"])
     return safe_component(row["yid"], what="youtube id")
 
 

@@ -134,9 +134,19 @@ def fetch_videos(dataset: str, videos_url: str, videos_dir: str, data_root: str)
             remote_inputs.download(videos_url, Path(tmp, "videos.archive"), "videos_url")
         if not archive.is_file():
             raise BadInputError(f"videos_url {videos_url!r} is not a URL or an existing archive")
-        count = remote_inputs.unpack_videos(archive, dest, VIDEO_SUFFIXES)
-    marker.write_text(json.dumps({"url": videos_url, "videos": count}))
+        unpacked = remote_inputs.unpack_videos(archive, dest, VIDEO_SUFFIXES, label=f"videos_url {videos_url}")
+    marker.write_text(json.dumps({"url": videos_url, "videos": unpacked.videos,
+                                  "bad_members": list(unpacked.bad_members)}))
     return str(dest)
+
+
+def bad_members(videos_dir: str | Path) -> list[dict]:
+    """The members the unpack of ``videos_dir`` skipped (its ``.source.json``); none for a plain folder."""
+    marker = Path(videos_dir, ".source.json")
+    if not marker.is_file():
+        return []
+    members = json.loads(marker.read_text()).get("bad_members", [])
+    return [m for m in members if isinstance(m, dict)]
 
 
 def annots_rel(dataset: str, split: str) -> str:
@@ -170,10 +180,13 @@ def prepare_annotations(storage: Storage, dataset: str, videos_dir: str, annotat
 def plan(storage: Storage, work_rel: str, videos_dir: str, per_shard: int = VIDEOS_PER_SHARD) -> list[ShardSpec]:
     """One row per video key (its preferred file), in shards of ``per_shard`` balanced by file size. A key
     that cannot be a folder name is planned with its error, so it is counted as a bad row instead of stopping
-    the plan."""
+    the plan; so is an archive member the unpack skipped (keyed by its path in the archive, which no video
+    key can equal: keys have no ``/``), so the report lists it with the videos."""
     index = index_videos(videos_dir)
     rows = [{"key": key, "src": str(Path(videos_dir, rels[0])), "error": _key_error(key)}
             for key, rels in index.items()]
+    rows += [{"key": m.get("member", ""), "src": "", "error": f"{m.get('reason', 'bad_member')}: {m.get('detail', '')}"}
+             for m in bad_members(videos_dir)]
     rows = balanced_rows(rows, per_shard, lambda r: 0 if r["error"] else work_estimate(r["src"]))
     specs = write_shards(storage, work_rel, rows, per_shard, SHARD_COLUMNS, label="frames")
     log.info("%s videos in %s shards from %s", len(index), len(specs), videos_dir)
@@ -192,8 +205,7 @@ def extract_item(row: dict, storage: Storage, options: FrameOptions) -> ItemResu
     """One video to ``<key>/image_%05d.jpg``; a complete folder is reused. Decode errors are item errors."""
     key = row["key"]
     if row.get("error"):
-        reason, _, detail = row["error"].partition(": ")
-        raise BadRowError(reason, detail)
+        raise BadRowError.planned(row["error"])
     done = published_count(storage, key)
     if done:
         return ItemResult(key, Status.OK, output=key, frames=done, reused=True)

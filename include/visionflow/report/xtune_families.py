@@ -29,7 +29,8 @@ def activitynet_qa(storage: Storage, run_id: str) -> str:
     summary = {k: v for k, v in report.items() if not isinstance(v, (dict, list))}
     outcomes = {name: report[key]["count"] for name, key in (
         ("unmatched questions", "unmatched_questions"), ("missing videos", "missing_videos"),
-        ("unreadable videos", "unreadable_videos"), ("too-short videos", "too_short_videos"))
+        ("unreadable videos", "unreadable_videos"), ("too-short videos", "too_short_videos"),
+        ("bad rows", "bad_rows"))
         if isinstance(report.get(key), dict)}
     if report:
         outcomes = {"rows written": report.get("rows", 0), **outcomes}

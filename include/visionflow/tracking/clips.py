@@ -129,12 +129,14 @@ def clip_video(row: dict, storage, cfg):
     """Every kept track of one video as a clip under ``tracks_mp4/<domain>/``; clips already there are reused."""
     import av
 
-    from include.visionflow.errors import DecodeError
+    from include.visionflow.errors import BadRowError, DecodeError
     from include.visionflow.manifest import ItemResult, Status
     from include.visionflow.paths import safe_component, safe_relpath
     from include.visionflow.tracking.meta import meta_rel, read_records, video_rel
     from include.visionflow.tracking.sampling import open_video
 
+    if row.get("error"):  # an index entry the plan refused
+        raise BadRowError.planned(row["error"])
     yid = safe_component(str(row.get("yid", "")), what="video id")
     meta = meta_rel(cfg.domain, yid)
     if not storage.exists(meta):

@@ -12,7 +12,7 @@ import io
 import json
 import logging
 
-from include.visionflow.errors import DecodeError
+from include.visionflow.errors import BadRowError, DecodeError
 from include.visionflow.manifest import ItemResult, Status
 from include.visionflow.storage import Storage
 
@@ -65,6 +65,8 @@ def track_video(row: dict, storage: Storage, cfg) -> ItemResult:
     from include.visionflow.tracking.sampling import open_video, read_segments, segment_frames
     from include.visionflow.tracking.tracks import keep_track, make_tracker, track_frames, track_record
 
+    if row.get("error"):  # an index entry the plan refused: the reason steps 1-4 gave it, not "unsafe id ''"
+        raise BadRowError.planned(row["error"])
     yid = safe_component(str(row.get("yid", "")), what="video id")
     if not storage.exists(segments_rel(yid)):
         raise DecodeError("no_segments", f"{segments_rel(yid)} is missing: the scene step has not kept this video")
