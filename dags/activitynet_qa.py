@@ -57,6 +57,10 @@ with DAG(
                          description="Keep only videos longer than this many seconds."),
         "data_dir": p.output_root("data/llamafactory", local_only=True, title="LLaMA-Factory data folder",
                                   description="Local folder of the output JSON and dataset_info.json."),
+        "videos_mode": Param("absolute", type="string", enum=["absolute", "relative", "link"], title="Video paths",
+                             description="absolute: the videos' own paths; relative: relative to data_dir; link: "
+                             "hard links (else symlinks) under data_dir/videos/<entry>/. The card gives the "
+                             "matching LLaMA-Factory media_dir."),
     },
     **dag_kwargs(__doc__, ["video", "xtune", "llamafactory"]),
 ) as dag:
@@ -68,7 +72,8 @@ with DAG(
                                                max_active_tis_per_dag=2).expand(shard=plan.output)
     write = WriteActivityNetQAOperator(task_id="write", shards=plan.output, split_type="{{ params.type }}",
                                        n="{{ params.n }}", seconds="{{ params.seconds }}",
-                                       data_dir="{{ params.data_dir }}", trigger_rule="none_failed")
+                                       videos_mode="{{ params.videos_mode }}", data_dir="{{ params.data_dir }}",
+                                       trigger_rule="none_failed")
     probe >> write
     # A teardown: written whatever happened upstream, without deciding the run's state.
     write >> WriteRunReportOperator(task_id="run_report", family="activitynet_qa",

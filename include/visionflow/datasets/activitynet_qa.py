@@ -18,7 +18,9 @@ A malformed entry of either file (not an object, a ``question_id`` that is not t
 probe step runs through the shard runner like the videos, so each is one ``bad_row`` manifest row, keyed by
 its place (``answers_json entry 3``) since its id may be unusable, and the report counts them.
 
-Video paths in the rows are absolute, so LLaMA-Factory finds them whatever its ``dataset_dir``.
+Video paths in the rows follow ``videos_mode`` (:func:`llamafactory.video_reference`): absolute (upstream's,
+the default), relative to ``data_dir``, or links under ``data_dir/videos/<entry>/``; the card gives the
+``media_dir`` that resolves them.
 """
 from __future__ import annotations
 
@@ -201,9 +203,10 @@ def probe_shard(storage: Storage, spec: ShardSpec, threads: int = 4) -> ShardSta
 
 
 def select(questions: list[dict], durations: dict[str, float], paths: dict[str, str], n: int,
-           seconds: float) -> tuple[list[dict], dict[str, list[str]]]:
+           seconds: float, reference=str) -> tuple[list[dict], dict[str, list[str]]]:
     """Rows for the first ``n`` questions whose video lasts more than ``seconds``; and the skipped question
-    ids by reason. ``paths`` has every video found; ``durations`` those that could be read."""
+    ids by reason. ``paths`` has every video found; ``durations`` those that could be read; ``reference``
+    turns a kept video's path into the row's ``videos`` entry."""
     rows, skipped = [], {"missing_video": [], "unreadable_video": [], "too_short": []}
     for q in questions:
         if len(rows) >= n:
@@ -216,15 +219,17 @@ def select(questions: list[dict], durations: dict[str, float], paths: dict[str, 
         elif durations[stem] <= seconds:
             skipped["too_short"].append(q["question_id"])
         else:
-            rows.append(llamafactory.video_row(q["question"], q["answer"], paths[stem]))
+            rows.append(llamafactory.video_row(q["question"], q["answer"], reference(paths[stem])))
     return rows, skipped
 
 
 def write(storage: Storage, work_rel: str, specs: list[ShardSpec], data_dir: str, split_type: str, n: int,
-          seconds: float) -> dict:
+          seconds: float, videos_mode: str = "absolute") -> dict:
     """The dataset file, its dataset_info.json entry and ``<work>/report.json``; returns the report."""
     if n <= 0:
         raise BadInputError(f"n must be positive, got {n}")
+    if videos_mode not in llamafactory.VIDEOS_MODES:
+        raise BadInputError(f"videos_mode must be one of {llamafactory.VIDEOS_MODES}, not {videos_mode!r}")
     plan_data = json.loads(storage.read_text(f"{work_rel}/questions.json"))
     durations, paths, short_videos, unreadable, sources = {}, {}, {}, {}, {"stream": 0, "container": 0}
     bad_rows: dict[str, str] = {}
@@ -241,13 +246,15 @@ def write(storage: Storage, work_rel: str, specs: list[ShardSpec], data_dir: str
             sources[result.detail] = sources.get(result.detail, 0) + 1
             if result.duration <= seconds:
                 short_videos[result.key] = result.duration
-    rows, skipped = select(plan_data["questions"], durations, paths, n, seconds)
     name = output_name(split_type, n, seconds)
+    rows, skipped = select(plan_data["questions"], durations, paths, n, seconds,
+                           lambda path: llamafactory.video_reference(path, data_dir, videos_mode, name))
     out = Path(data_dir) / f"{name}.json"
     llamafactory.write_json_atomic(out, rows)
     info = llamafactory.merge_dataset_info(data_dir, name, llamafactory.sharegpt_video_entry(out.name))
     report = {
         "output": str(out), "entry": name, "rows": len(rows), "requested": n, "seconds": seconds,
+        "videos_mode": videos_mode,
         "questions": plan_data["questions_total"],
         "bad_rows": {"count": len(bad_rows), "examples": dict(list(bad_rows.items())[:EXAMPLES])},
         "unmatched_questions": {"count": len(plan_data["unmatched"]), "examples": plan_data["unmatched"][:EXAMPLES]},

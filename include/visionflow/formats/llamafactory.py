@@ -95,3 +95,39 @@ def merge_dataset_info(data_dir: str | Path, name: str, entry: dict) -> dict:
         info[name] = entry
         write_json_atomic(path, info, indent=2)
     return info
+
+
+# How a row names its video. LLaMA-Factory joins a path with ``media_dir`` (default: ``dataset_dir``) and
+# keeps it as given when that file does not exist, so absolute paths work anywhere but tie the dataset to
+# the source folder; ``relative`` and ``link`` need ``media_dir`` set to the data folder.
+VIDEOS_MODES = ("absolute", "relative", "link")
+LINKS_DIR = "videos"  # ``link`` mode: <data_dir>/videos/<dataset>/<file>
+
+
+def video_reference(video: str | Path, data_dir: str | Path, mode: str, dataset: str) -> str:
+    """The ``videos`` entry of a row for ``video`` under ``mode``:
+
+    * ``absolute``: the video's absolute path (upstream's choice);
+    * ``relative``: its path relative to ``data_dir`` (may start with ``../``): the two folders move together;
+    * ``link``: ``videos/<dataset>/<file name>`` relative to ``data_dir``, a hard link to the video (a symbolic
+      one across file systems), so cleaning the source folder keeps the dataset whole where a hard link was
+      possible."""
+    video, data_dir = Path(video).resolve(), Path(data_dir).resolve()
+    if mode == "absolute":
+        return str(video)
+    if mode == "relative":
+        return os.path.relpath(video, data_dir)
+    if mode != "link":
+        raise BadInputError(f"videos_mode must be one of {VIDEOS_MODES}, not {mode!r}")
+    rel = Path(LINKS_DIR, dataset, video.name)
+    target = data_dir / rel
+    if not (target.exists() and os.path.samefile(target, video)):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.link")
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(video, tmp)
+        except OSError:  # another file system (or one without hard links)
+            os.symlink(video, tmp)
+        os.replace(tmp, target)  # a rerun finds it in place; no half-made link is ever seen
+    return rel.as_posix()

@@ -143,18 +143,34 @@ def clip_images() -> Card:
     )
 
 
-def activitynet_qa(file_name: str) -> Card:
+VIDEO_PATHS = {
+    "absolute": "Video paths are absolute (`videos_mode` absolute): moving or cleaning the source folder breaks them.",
+    "relative": "Video paths are relative to this folder (`videos_mode` relative): LLaMA-Factory resolves them "
+                "with `media_dir` set to this folder; move the two folders together.",
+    "link": "Videos are linked under `videos/` here (`videos_mode` link: hard links, symbolic ones across file "
+            "systems) and named relative to this folder: set `media_dir` to this folder.",
+}
+
+
+def activitynet_qa(file_name: str, storage: Storage, videos_mode: str = "absolute") -> Card:
+    """The card's command line is what a LLaMA-Factory user runs: the entry's name for ``--dataset``, this
+    folder for ``--dataset_dir`` and ``--media_dir`` (where relative video paths are looked up)."""
+    root, name = storage.uri("").rstrip("/"), file_name.removesuffix(".json")
     return Card(
         title="ActivityNet-QA for Qwen2-VL (LLaMA-Factory)",
         what=f"`{file_name}`: ActivityNet-QA questions joined with their answers, one sharegpt row per "
-             "question with the path of its video, kept only for videos longer than the run's `seconds`.",
+             "question with the path of its video, kept only for videos longer than the run's `seconds`. "
+             + VIDEO_PATHS[videos_mode],
         source="MILVLG/activitynet-qa's `dataset/<name>.json` (questions) and `dataset/<type>_a.json` "
                "(answers), the ActivityNet videos of the run's `videos_dir`.",
         licence="ActivityNet-QA is released for research; the videos come from YouTube and keep their "
                 "uploaders' terms: do not redistribute them. Cite ActivityNet-QA (Yu et al. 2019).",
-        loading="The run merged this entry into `dataset_info.json` (other entries untouched); in a "
-                "LLaMA-Factory config:\n```yaml\ndataset: " + file_name.removesuffix(".json") +
-                "\ndataset_dir: <this folder>\n```",
+        loading=f"The run merged the entry `{name}` into `dataset_info.json` here (other entries untouched). "
+                "Train Qwen2-VL on it with LLaMA-Factory (0.9.5 loads it as it is):\n"
+                f"```bash\nllamafactory-cli train --stage sft --do_train --model_name_or_path "
+                f"Qwen/Qwen2-VL-7B-Instruct --template qwen2_vl \\\n    --dataset {name} --dataset_dir {root} "
+                f"--media_dir {root} \\\n    --finetuning_type lora --output_dir saves/qwen2_vl-{name}\n```\n"
+                f"or in a training YAML: `dataset: {name}`, `dataset_dir: {root}`, `media_dir: {root}`.",
         lists=[file_name, "dataset_info.json"],
         latest=("report-activitynet_qa.html",),
     )

@@ -42,9 +42,11 @@ def activitynet_qa(storage: Storage, run_id: str) -> str:
                   colours={k: "#c62828" for k in report.get("skipped_questions", {})}),
              Histogram(f"Duration of kept videos (> {seconds:g} s)", kept, "seconds")]
     notes = [] if report else ["The write step left no report.json (it failed or did not run); see its log."]
-    card = cards.activitynet_qa(f"{report['entry']}.json") if report.get("entry") else None
+    card = (cards.activitynet_qa(f"{report['entry']}.json", storage, report.get("videos_mode", "absolute"))
+            if report.get("entry") else None)
     return publish(storage, f"ActivityNet-QA for LLaMA-Factory — run {run_id}", run_id, "activitynet_qa", card,
-                   latest="report-activitynet_qa.html", card_rel="README-activitynet_qa.md", run=run, summary=summary, extra_plots=plots, notes=notes)
+                   latest="report-activitynet_qa.html", card_rel="README-activitynet_qa.md", run=run,
+                   summary=summary, extra_plots=plots, notes=notes)
 
 
 def _class_of(rel: str) -> str:

@@ -185,16 +185,19 @@ class ProbeActivityNetQAOperator(_QABase):
 class WriteActivityNetQAOperator(_QABase):
     """``activitynet_qa_<type>_<n>_limit_<seconds>s.json`` and its ``dataset_info.json`` entry."""
 
-    template_fields: Sequence[str] = (*_QABase.template_fields, "shards", "split_type", "n", "seconds")
+    template_fields: Sequence[str] = (*_QABase.template_fields, "shards", "split_type", "n", "seconds",
+                                      "videos_mode")
 
-    def __init__(self, *, shards: Any, split_type: str, n: Any, seconds: Any, **kwargs):
+    def __init__(self, *, shards: Any, split_type: str, n: Any, seconds: Any, videos_mode: str = "absolute",
+                 **kwargs):
         super().__init__(**kwargs)
         self.shards, self.split_type, self.n, self.seconds = shards, split_type, n, seconds
+        self.videos_mode = videos_mode
 
     def run(self, context) -> dict:
         from include.visionflow.datasets import activitynet_qa
 
         specs = shard_specs(self.shards)
         report = activitynet_qa.write(self.data_storage(), self.work(context), specs, self.data_dir, self.split_type,
-                                      as_int(self.n, "n"), float(self.seconds))
+                                      as_int(self.n, "n"), float(self.seconds), self.videos_mode)
         return {"output": report["output"], "rows": report["rows"], "entry": report["entry"]}
