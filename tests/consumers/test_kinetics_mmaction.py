@@ -63,3 +63,24 @@ def test_the_dense_key_frame_cache_loads_like_the_videos(k400, run_reader, tmp_p
     seen = run_reader("mmaction_read.py", str(config))
     check(seen, k400, "videos")
     assert all("_dense_cache/" in s["file"] for e in seen.values() for s in e["samples"])
+
+
+def test_mmaction2s_annotation_parser_reads_every_split_and_its_label_map_numbers_alike(k400, run_reader):
+    """mmaction2's tools/data/parse_file_list.py on annotations/ (test.csv rewritten label-first, its download
+    kept in annotations/original/), and label_map_k400.txt (names with spaces) numbered like label_map.txt."""
+    from include.visionflow.formats.mmaction import parse_list
+
+    splits = run_reader("mmaction_tools_read.py", str(k400), "kinetics400")
+    folders = (k400 / "label_map.txt").read_text().splitlines()
+    names = (k400 / "label_map_k400.txt").read_text().splitlines()
+    assert [n.replace(" ", "_") for n in names] == folders and any(" " in n for n in names)
+    for split in ("train", "val"):
+        theirs = dict(splits[split])
+        for entry in parse_list((k400 / f"kinetics400_{split}_list_videos.txt").read_text(), rawframes=False):
+            assert theirs[entry.path.removesuffix(".mp4")] == entry.label, entry
+    assert splits["test"] and all(label == -1 for _, label in splits["test"])
+    original = (k400 / "annotations" / "original" / "test.csv").read_text()
+    assert original.splitlines()[0] == "youtube_id,time_start,time_end,split"
+    rewritten = (k400 / "annotations" / "kinetics_test.csv").read_text().splitlines()
+    assert rewritten[0] == "label,youtube_id,time_start,time_end,split"
+    assert [line.removeprefix(",") for line in rewritten[1:]] == original.splitlines()[1:]

@@ -24,7 +24,8 @@ from typing import Callable, Iterator
 
 from include.visionflow.archives import find_members
 from include.visionflow.errors import BadInputError, BadRowError, FetchError
-from include.visionflow.formats.mmaction import RAWFRAME_PATTERN, RAWFRAME_QUALITY, clip_key, seconds_field
+from include.visionflow.formats.mmaction import (RAWFRAME_PATTERN, RAWFRAME_QUALITY, clip_key, label_first_csv,
+                                                seconds_field)
 from include.visionflow.inputs import is_local_path, local_input
 from include.visionflow.manifest import ItemResult, ShardStats, Status, read_manifest
 from include.visionflow.paths import safe_component
@@ -46,6 +47,11 @@ CLIPS_PER_SHARD = 25  # a clip is seconds of work (fetch, two encodes, frames): 
 
 def annotation_rel(split: str) -> str:
     return f"annotations/kinetics_{split}.csv"
+
+
+def original_rel(split: str) -> str:
+    """Where the CSV as downloaded is kept when ``annotation_rel`` had to be rewritten for mmaction2."""
+    return f"annotations/original/{SOURCE_FILES[split]}"
 
 
 def clip_rel(split: str, key: str) -> str:
@@ -154,7 +160,10 @@ def fetch_annotations(storage: Storage, url: str, splits: list[str], fetcher=Non
     if missing:
         raise BadInputError(f"annotations {url} lack {[SOURCE_FILES[s] for s in missing]}; found {sorted(found)}")
     for split, data in found.items():
-        storage.write_bytes(annotation_rel(split), data)
+        readable = label_first_csv(data)  # what mmaction2's parse_kinetics_splits reads (test.csv has no label)
+        if readable != data:
+            storage.write_bytes(original_rel(split), data)
+        storage.write_bytes(annotation_rel(split), readable)
     storage.write_text(marker, json.dumps({"url": url, "splits": sorted(found)}))
     return {s: annotation_rel(s) for s in needed}
 

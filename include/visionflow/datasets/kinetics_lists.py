@@ -11,8 +11,10 @@ import json
 import logging
 
 from include.visionflow.datasets.kinetics import annotation_rel, stage_spec
-from include.visionflow.formats.mmaction import ListEntry, label_index, label_of, list_name, render_list
+from include.visionflow.formats.mmaction import (ListEntry, label_index, label_map_name, label_name, label_of,
+                                                list_name, render_list)
 from include.visionflow.manifest import ItemResult, Status, merge_stats, read_manifest, read_stats
+from include.visionflow.paths import label_dir
 from include.visionflow.shards import ShardSpec, iter_csv
 from include.visionflow.storage import Storage
 
@@ -22,10 +24,14 @@ REPORT_REL = "download_report.json"
 SUMMARY_REL = "summary.json"
 
 
+def _train_label_column(storage: Storage) -> list[str]:
+    with storage.local_copy(annotation_rel("train")) as path:
+        return [row.get("label") or "" for row in iter_csv(path, required=("label",))]
+
+
 def train_labels(storage: Storage) -> dict[str, int]:
     """Class folder → id from ``annotations/kinetics_train.csv``."""
-    with storage.local_copy(annotation_rel("train")) as path:
-        return label_index(row.get("label") or "" for row in iter_csv(path, required=("label",)))
+    return label_index(_train_label_column(storage))
 
 
 def stage_rows(storage: Storage, specs: list[ShardSpec], stage: str) -> dict[str, list[ItemResult]]:
@@ -63,7 +69,8 @@ def _entries(results: list[ItemResult], labels: dict[str, int], rawframes: bool)
 def write_lists(storage: Storage, specs: list[ShardSpec], dataset: str, seed: int) -> dict[str, str]:
     """``<dataset>_<split>_list_videos.txt`` (from the clips stage) and ``..._rawframes.txt`` (when raw frames
     were made), lines shuffled with ``seed``. Returns list name → line count."""
-    labels = train_labels(storage)
+    column = _train_label_column(storage)
+    labels = label_index(column)
     written = {}
     for stage, kind in (("clips", "videos"), ("rawframes", "rawframes")):
         for split, results in sorted(stage_rows(storage, specs, stage).items()):
@@ -71,7 +78,11 @@ def write_lists(storage: Storage, specs: list[ShardSpec], dataset: str, seed: in
             name = list_name(dataset, split, kind)
             storage.write_text(name, render_list(entries, seed))
             written[name] = len(entries)
-    storage.write_text("label_map.txt", "".join(f"{name}\n" for name in sorted(labels, key=labels.get)))
+    folders = sorted(labels, key=labels.get)
+    storage.write_text("label_map.txt", "".join(f"{name}\n" for name in folders))
+    # mmaction2's own label_map_k400.txt: the same numbering, the names as the annotations spell them
+    names = {label_dir(label): label_name(label) for label in column if label.strip()}
+    storage.write_text(label_map_name(dataset), "".join(f"{names[folder]}\n" for folder in folders))
     log.info("file lists: %s (%s classes, seed %s)", written, len(labels), seed)
     return written
 

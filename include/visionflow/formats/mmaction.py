@@ -9,6 +9,8 @@ Lines are shuffled with a recorded seed (upstream's default shuffle is unseeded,
 """
 from __future__ import annotations
 
+import csv
+import io
 import random
 from dataclasses import dataclass
 from typing import Iterable
@@ -60,6 +62,36 @@ def class_dir(label: str | None) -> str:
 def clip_key(label: str | None, youtube_id: str, start: str | float, end: str | float) -> str:
     """``<class>/<clip stem>``: the key shared by the clip, its dense copy and its raw-frame folder."""
     return f"{class_dir(label)}/{clip_stem(youtube_id, start, end)}"
+
+
+def label_name(label: str) -> str:
+    """A class as mmaction2's ``label_map_k400.txt`` writes it: the annotation's name, spaces kept, quotes
+    dropped (``air drumming``)."""
+    return str(label).replace('"', "").strip()
+
+
+def label_map_name(dataset: str) -> str:
+    """``kinetics400`` -> ``label_map_k400.txt``, the name of mmaction2's own label map for that dataset."""
+    return f"label_map_k{dataset.removeprefix('kinetics')}.txt"
+
+
+def label_first_csv(data: bytes) -> bytes:
+    """An annotation CSV with ``label`` as its first column, as mmaction2's ``parse_kinetics_splits`` reads every
+    split (``x[0]`` label, ``x[1]`` youtube id, ``x[2]``/``x[3]`` times); Kinetics' ``test.csv`` has no label
+    column, so it gets an empty one. A CSV that already starts with ``label`` comes back unchanged."""
+    text = data.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or rows[0][:1] == ["label"]:
+        return data
+    header = rows[0]
+    at = header.index("label") if "label" in header else None
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for row in rows:
+        label = (row[at] if at is not None and at < len(row) else "") if row is not header else "label"
+        rest = [v for i, v in enumerate(row) if i != at]
+        writer.writerow([label, *rest])
+    return out.getvalue().encode("utf-8")
 
 
 def label_index(train_labels: Iterable[str]) -> dict[str, int]:

@@ -74,9 +74,14 @@ def kinetics(dataset: str, storage: Storage) -> Card:
                 "are governed by YouTube's terms: use them for research, do not redistribute the clips, and "
                 "cite the Kinetics paper. Failed clips are listed with reasons in `download_report.json`.",
         loading="Lines of an mmaction2 config (mmaction2 1.2 builds these datasets as they are; the dense-key-"
-                "frame cache loads like the videos, with `data_prefix=dict(video=...'_dense_cache')`):\n\n"
+                "frame cache loads like the videos, with `data_prefix=dict(video=...'_dense_cache')`). Label n is "
+                f"line n of `label_map.txt` (class folder names) and of `{mmaction.label_map_name(dataset)}` "
+                "(the names with spaces, as mmaction2's own label map); `annotations/kinetics_*.csv` have the "
+                "label column first, as mmaction2's `tools/data/parse_file_list.py` reads them (a rewritten "
+                "download is kept in `annotations/original/`):\n\n"
                 + "\n\n".join(configs),
-        lists=["annotations/", "label_map.txt", "summary.json", "download_report.json",
+        lists=["annotations/", "label_map.txt", mmaction.label_map_name(dataset), "summary.json",
+               "download_report.json",
                *[f"{dataset}_{split}_list_{kind}.txt" for split in ("train", "val", "test")
                  for kind in ("videos", "rawframes")]],
     )
