@@ -77,7 +77,19 @@ def test_msrvtt_from_the_zip(airflow_db, dag, sample_source, tmp_path):
     assert strips.height > 4 * 96  # four videos, one strip each
     assert summary_of(latest)["frames"] == str(summary["frames"])
     card = (tmp_path / "README.md").read_text()  # the dataset card: AdaCLIP's annots and frames_dir
-    assert "| `annots/msrvtt/train.json` |" in card and "frames_dir" in card
+    assert "| `annots/msrvtt/train.json` |" in card
+    # The card's configs/msrvtt.json line, followed as AdaCLIP's loader does (it is not on the registry):
+    # every annotated video's frames at <frames_dir>/<video id>/image_00001.jpg ...
+    from tests.consumers.snippets import code_blocks
+
+    (config,) = code_blocks(card, "json")
+    frames_dir = Path(json.loads(config)["frames_dir"])
+    assert frames_dir == frames
+    split_files = sorted((tmp_path / "annots/msrvtt").glob("[tv]*.json"))  # train.json, val.json
+    assert [f.name for f in split_files] == ["train.json", "val.json"]
+    for split_file in split_files:
+        for video_id in json.loads(split_file.read_text()):
+            assert (frames_dir / video_id / "image_00001.jpg").is_file(), (split_file.name, video_id)
 
 
 def test_didemo_keys_keep_their_extension(airflow_db, dag, sample_source, tmp_path):

@@ -1,6 +1,8 @@
 """Dataset card texts of the existing families (see ``card.Card``); the list files are found at write time."""
 from __future__ import annotations
 
+import json
+
 from include.visionflow.formats import mmaction
 from include.visionflow.report.card import Card
 from include.visionflow.storage import Storage
@@ -100,7 +102,8 @@ def video_frames() -> Card:
     )
 
 
-def adaclip() -> Card:
+def adaclip(dataset: str = "msrvtt", frames_dir: str = "<data_root>/frames/msrvtt") -> Card:
+    """``frames_dir``: where this run wrote the frames, the value AdaCLIP's config needs."""
     return Card(
         title="AdaCLIP video-retrieval data (MSRVTT, DiDeMo, ActivityNet Captions)",
         what="JPEG frames of each video (`<frames_dir>/<video key>/image_%05d.jpg`, numbered from 1, as "
@@ -113,10 +116,11 @@ def adaclip() -> Card:
         licence="The videos keep their owners' terms (MSRVTT and ActivityNet come from YouTube, DiDeMo from "
                 "Flickr under Creative-Commons licences): research use, no redistribution of the frames, cite the "
                 "datasets. The annotations keep their authors' licences.",
-        loading="In AdaCLIP, put `annots/<dataset>/` under the repository's `annots/` and set `frames_dir` in "
-                "`configs/<dataset>.json` to the frames folder:\n```json\n{\"frames_dir\": "
-                "\"<data_root>/frames/msrvtt\"}\n```\nVideos that had no frames are left out of the splits and "
-                "listed in `reports/video_retrieval_<dataset>.json`.",
+        loading=f"In AdaCLIP, put `annots/{dataset}/` under the repository's `annots/` and set `frames_dir` in "
+                f"`configs/{dataset}.json` to the frames folder (AdaCLIP is not published as a package, so this "
+                "follows its README and `datasets/`):\n```json\n" + json.dumps({"frames_dir": frames_dir})
+                + "\n```\nVideos that had no frames are left out of the splits and "
+                f"listed in `reports/video_retrieval_{dataset}.json`.",
         lists=["annots/"],
         layout="`annots/<dataset>/{train,val[,test]}.json`, `annots/<dataset>/report.json`, "
                "`frames/<dataset>/<video key>/image_%05d.jpg` (unless `frames_dir` is elsewhere), `reports/`.",

@@ -107,7 +107,8 @@ def video_retrieval(storage: Storage, run_id: str, dataset: str, images: Storage
         summary[f"{split}: annotated, without frames (first 20)"] = len(annotated.get("without_frames", []))
     seconds, videos = _durations(images, work)
     folders = [r["output"] for r in run.ok() if r.get("output")]
-    return publish(storage, f"AdaCLIP {dataset} frames — run {run_id}", run_id, "video_retrieval", cards.adaclip(),
+    return publish(storage, f"AdaCLIP {dataset} frames — run {run_id}", run_id, "video_retrieval",
+                   cards.adaclip(dataset, images.uri("").rstrip("/")),
                    latest=f"report-video_retrieval-{dataset}.html", run=run, summary=summary,
                    extra_plots=[Histogram(f"Video duration ({len(seconds)} of {videos} videos)", seconds, "seconds")],
                    samples=[frame_strips(images, spread(folders, 4), "Frame strips of sampled videos")])
