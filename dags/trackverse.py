@@ -21,9 +21,9 @@ Tasks: `plan`, `videos` (steps 2-5 below, one after another per shard), `tracks`
 6. **tracks** — the `detector` plus ByteTrack per kept segment; tracks of at least `min_track_len` s and mean area
    `min_track_area` → `tracks_meta/<domain>/<yid[:2]>/<yid>-meta.jsonl.gzip`.
 7. **clips** — one clip per track: `tracks_mp4/<domain>/<fn>`.
-8. **curate** — `summary.json`, then the subsets in `tracks_subsets/<domain>/`; the run fails when no video could be
-   downloaded. **run_report**, beside it — `report.html` (tracks per class, segments, tracked boxes on frames,
-   blurred faces next to the originals) and the dataset card `README.md`.
+8. **curate** — `summary.json`, the subsets in `tracks_subsets/<domain>/`, then the dataset card `README.md`; the
+   run fails when no video could be downloaded. **run_report**, beside it — `report.html` (tracks per class,
+   segments, tracked boxes on frames, blurred faces next to the originals).
 
 `output_root` may be `s3://bucket/prefix` (connection `aws_default`). Unscheduled (`schedule=None`): trigger it.
 """

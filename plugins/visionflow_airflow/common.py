@@ -5,6 +5,8 @@ import os
 from datetime import timedelta
 from typing import Any, Sequence
 
+from visionflow_airflow import log_masking
+
 OWNER = "visionflow"
 
 
@@ -151,3 +153,6 @@ def _operator_base():
 
 
 VisionflowOperator = _operator_base()
+
+# Every DAG file imports this module: the mask is in place before any task of the process logs.
+log_masking.install()

@@ -164,3 +164,47 @@ def test_no_video_downloaded_fails_the_run(airflow_db, dag, source, tmp_path):
     assert dr.get_task_instance("videos", map_index=0).xcom_pull(task_ids="videos", map_indexes=0).keys() == {
         "download", "segments", "filters"}  # blur_faces off: no blur step
     assert not open_storage(str(out)).exists(spec.for_stage("blur").manifest_rel)
+
+
+def _card(root: Path) -> str:
+    """The dataset card but for the minute it was written."""
+    import re
+
+    return re.sub(r"_Card written by visionflow on [^_]*_", "_Card written by visionflow on <time>_",
+                  (root / "README.md").read_text())
+
+
+@pytest.mark.slow
+def test_a_resumed_run_writes_the_summary_and_card_of_an_uninterrupted_one(airflow_db, dag, source, tmp_path):
+    """Issue 28: after an uninterrupted run, one video's tracks and curate's files are lost; a run that stops
+    there (its tracking step fails, its report still runs) and its rerun into the same root reuse every other
+    output. The rerun's summary.json counts their bytes as on disk and its card equals the first run's, in
+    whichever order dag.test() ran ``curate`` and ``run_report`` (it picks either). One root, because clips
+    encoded twice differ by a few bytes."""
+    out = tmp_path / "tv"
+    first = dag.test(run_conf=conf(source, out))
+    assert first.state == "success"
+    summary, card = json.loads((out / "summary.json").read_text()), _card(out)
+    from include.visionflow.tracking.meta import meta_rel, progress_rel, read_records
+
+    storage = open_storage(str(out))
+    tracked = next(y for y in sample.VIDEOS if read_records(storage, meta_rel("faces", y)))
+    # Lost: one video's tracks and what curate wrote from them.
+    for rel in (meta_rel("faces", tracked), progress_rel("faces", tracked), "summary.json", "README.md",
+                *storage.list("tracks_subsets")):
+        storage.delete(rel)
+    stopped = dag.test(run_conf=conf(source, out, detector=f"onnx:{tmp_path / 'absent.onnx'}"))
+    assert stopped.state == "failed" and states(stopped)["tracks"] == {"failed"}
+    assert states(stopped)["run_report"] == {"success"} and states(stopped)["curate"] == {"upstream_failed"}
+    assert not (out / "README.md").exists()  # no card from outputs curate did not finish
+    rerun = dag.test(run_conf=conf(source, out))
+    assert rerun.state == "success", states(rerun)
+    videos = rerun.get_task_instance("videos", map_index=0).xcom_pull(task_ids="videos", map_indexes=0)
+    tracks = rerun.get_task_instance("tracks", map_index=0).xcom_pull(task_ids="tracks", map_indexes=0)
+    assert videos["download"]["reused"] == 3 and tracks["clips"]["reused"] == 2  # the rerun did reuse them
+    assert tracks["tracks"]["reused"] == 1  # and tracked the video again
+
+    assert json.loads((out / "summary.json").read_text()) == summary
+    assert all(summary["stages"][s]["bytes"] > 0 for s in ("download", "blur", "clips")), summary
+    assert _card(out) == card
+    assert "| `summary.json` |" in card  # written after curate's files, not beside them

@@ -6,9 +6,10 @@ import threading
 import pytest
 
 from include.sample_source.server import Request, Response, SampleSource
+from include.visionflow import logmask
 from include.visionflow.errors import FetchError, RefusedURL
 from include.visionflow.fetch.guard import check_url
-from include.visionflow.fetch.http import FetchConfig, Fetcher, mask_secrets
+from include.visionflow.fetch.http import FetchConfig, Fetcher
 from include.visionflow.fetch.limit import RateLimiter
 
 BODY = bytes(range(256)) * 64
@@ -121,11 +122,11 @@ def test_redirect_to_other_scheme_is_refused(server, fetcher):
 
 
 def test_secret_params_are_masked_in_errors(server):
-    fetcher = Fetcher(FetchConfig(retries=0), secret_params=("api_key",))
+    fetcher = Fetcher(FetchConfig(retries=0))
     with pytest.raises(FetchError) as err:
         fetcher.fetch_bytes(url(server, "missing"), params={"api_key": "TOPSECRET123", "q": "x"})
     assert "TOPSECRET123" not in str(err.value) and "api_key=***" in str(err.value)
-    assert mask_secrets("a?api_key=abc&b=1", ("api_key",)) == "a?api_key=***&b=1"
+    assert logmask.mask("a?api_key=abc&b=1") == "a?api_key=***&b=1"
 
 
 @pytest.mark.parametrize("bad", [

@@ -17,7 +17,6 @@ from include.visionflow.fetch.http import FetchConfig, Fetcher
 from include.visionflow.sources.base import Dropped, IngestionError
 from include.visionflow.sources.flickr import DEFAULT_LICENSE_IDS, FlickrMapper
 from include.visionflow.sources.flickr_api import (
-    SECRET_PARAMS,
     FlickrApiError,
     FlickrClient,
     FlickrConfig,
@@ -35,7 +34,7 @@ def catalogue(sample_source):
 def client_for(sample_source, key=fa.API_KEY, retries=3, oauth=None) -> FlickrClient:
     config = FlickrConfig(api_key=key, endpoint=sample_source.urls["flickr_endpoint"], requests_per_hour=1e7,
                           oauth=oauth)
-    fetcher = Fetcher(FetchConfig(retries=retries, backoff=0.01), secret_params=SECRET_PARAMS)
+    fetcher = Fetcher(FetchConfig(retries=retries, backoff=0.01))
     return FlickrClient(config, fetcher=fetcher)
 
 

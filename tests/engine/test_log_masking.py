@@ -26,7 +26,7 @@ def source(tmp_path_factory):
 
 
 def test_urllib3_retry_lines_do_not_show_the_key(source, caplog):
-    fetcher = Fetcher(FetchConfig(retries=2, backoff=0.01))  # no secret_params: the global mask must do it
+    fetcher = Fetcher(FetchConfig(retries=2, backoff=0.01))
     with caplog.at_level(logging.DEBUG):
         with pytest.raises(FetchError):
             fetcher.fetch_bytes(f"{source}/busy", params={"api_key": KEY, "q": "x"})

@@ -221,7 +221,8 @@ def download_item(row: dict, storage: Storage, config: TrackVerseConfig, fetcher
     yid = _yid(row)
     rel = video_rel(yid)
     if video_is_done(storage, rel):
-        return ItemResult(row["key"], Status.OK, output=rel, reused=True)
+        # Its bytes as on disk: summary.json must not depend on which run downloaded the video.
+        return ItemResult(row["key"], Status.OK, output=rel, reused=True, bytes=storage.size(rel) or 0)
     if config.source is None:
         raise BadInputError("a video_source is needed to download videos")
     with tempfile.TemporaryDirectory(dir=storage.staging_dir()) as tmp:
@@ -307,7 +308,7 @@ def blur_item(row: dict, storage: Storage, config: TrackVerseConfig, before: dic
     if not read_segments(storage, yid):  # nothing later reads this video: minutes of CenterFace saved
         return ItemResult(row["key"], Status.OK, detail="no segment kept: not blurred")
     if video_is_done(storage, rel):
-        return ItemResult(row["key"], Status.OK, output=rel, reused=True)
+        return ItemResult(row["key"], Status.OK, output=rel, reused=True, bytes=storage.size(rel) or 0)
     with storage.local_copy(video_rel(yid)) as src, tempfile.TemporaryDirectory(dir=storage.staging_dir()) as tmp:
         out = Path(tmp, "blurred.mp4")
         stats = blur_faces(src, out, threshold=config.face_threshold, mask_scale=config.face_mask_scale,
@@ -341,7 +342,7 @@ def run_stage(storage: Storage, spec: ShardSpec, stage: str, config: TrackVerseC
 
 
 def summary(storage: Storage, specs: list[ShardSpec], stages: tuple[str, ...] = STAGES) -> dict:
-    """Counts per stage over all shards, written to ``summary.json``."""
+    """Counts and bytes per stage over all shards, written to ``summary.json``."""
     from include.visionflow.manifest import merge_stats, read_stats
 
     totals = {}
@@ -349,7 +350,9 @@ def summary(storage: Storage, specs: list[ShardSpec], stages: tuple[str, ...] = 
         stats = [read_stats(storage, s.for_stage(stage).stats_rel) for s in specs
                  if storage.exists(s.for_stage(stage).stats_rel)]
         if stats:
-            totals[stage] = merge_stats(stats)
+            # The file describes the dataset, which a resumed run leaves as an uninterrupted one would; how
+            # many items this run reused is the run's own story (its shard stats and the tasks' XComs).
+            totals[stage] = {k: v for k, v in merge_stats(stats).items() if k != "reused"}
     segments = 0
     for spec in specs:
         for result in read_manifest(storage, spec.for_stage("filters").manifest_rel) if "filters" in totals else ():

@@ -119,22 +119,14 @@ class _CappedRetry(Retry):
         super().sleep(response)
 
 
-def mask_secrets(text: str, secret_params: tuple[str, ...]) -> str:
-    """Replace the values of secret parameters (``api_key=...``, ``oauth_signature="..."``) with ``***``."""
-    for name in secret_params:
-        text = re.sub(rf"({re.escape(name)}=)(\"?)[^&\s'\",]+", r"\1\2***", text)
-    return text
-
-
 class Fetcher:
     """Thread-safe: share one per worker process."""
 
-    def __init__(self, config: FetchConfig | None = None, secret_params: tuple[str, ...] = ()):
+    def __init__(self, config: FetchConfig | None = None):
         from include.visionflow import logmask
 
         logmask.install()  # library loggers print request URLs and signed headers at DEBUG
         self.config = config or FetchConfig()
-        self.secret_params = secret_params
         self._local = threading.local()
         self._hosts = HostLimiter(self.config.per_host)
 
@@ -165,8 +157,12 @@ class Fetcher:
             self._local.session = session
         return session
 
-    def _mask(self, text: str) -> str:
-        return mask_secrets(text, self.secret_params) if self.secret_params else text
+    @staticmethod
+    def _mask(text: str) -> str:
+        # Error details end up in manifests and task logs: the same mask as every log record.
+        from include.visionflow import logmask
+
+        return logmask.mask(text)
 
     def _raise_for(self, err: requests.exceptions.RequestException) -> None:
         if isinstance(err, requests.exceptions.RetryError):

@@ -6,7 +6,7 @@ from collections import Counter
 
 from include.visionflow.errors import ItemError
 from include.visionflow.report import cards
-from include.visionflow.report.card import Card
+from include.visionflow.report.card import Card, write_card
 from include.visionflow.report.data import collect_work, read_rows
 from include.visionflow.report.plots import Bars, Histogram
 from include.visionflow.report.publish import TOP_CLASSES, frame_strips, publish, read_json, spread, top
@@ -35,6 +35,11 @@ def trackverse_card(domain: str) -> Card:
         layout="`videos_mp4/`, `videos_blurred/`, `videos_segm/` (scenes, kept segments, filter scores), "
                f"`tracks_meta/{domain}/`, `tracks_mp4/{domain}/`, `tracks_subsets/{domain}/`.",
     )
+
+
+def write_trackverse_card(storage: Storage, domain: str = "faces") -> str:
+    """The dataset card ``README.md``, its file table read once summary.json and the subsets are written."""
+    return write_card(storage, trackverse_card(domain))
 
 
 def _segment_plots(storage: Storage, yids: list[str]) -> tuple[list, int]:
@@ -76,7 +81,9 @@ def trackverse(storage: Storage, run_id: str, domain: str = "faces") -> str:
              *segment_plots]
     samples = [tracked_boxes(storage, records, tv.video_rel),
                blur_pairs(storage, records, tv.video_rel, tv.blurred_rel)]
-    return publish(storage, f"TrackVerse ({domain}) — run {run_id}", run_id, "trackverse", trackverse_card(domain),
+    # No card here: it lists summary.json and the subsets, which ``curate``, running beside this report, may
+    # not have written yet; ``curate`` writes it after them (write_trackverse_card).
+    return publish(storage, f"TrackVerse ({domain}) — run {run_id}", run_id, "trackverse", None,
                    run=run, summary=summary, extra_plots=plots, samples=samples)
 
 

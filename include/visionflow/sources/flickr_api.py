@@ -30,7 +30,6 @@ PER_PAGE = 500
 MAX_UNIQUE_RESULTS = 4000
 EXTRAS = ("description,license,date_upload,date_taken,owner_name,tags,o_dims,url_t,url_s,url_m,url_l,views,"
           "content_type")
-SECRET_PARAMS = ("api_key", "oauth_signature", "oauth_token", "oauth_consumer_key")
 
 
 @dataclass(frozen=True)
@@ -84,39 +83,12 @@ class SearchPage:
     photos: list[dict]
 
 
-class _MaskFilter(logging.Filter):
-    """Masks secrets in records of loggers that print request URLs or signing strings at DEBUG (urllib3,
-    oauthlib): secret query params by name, and every registered secret value wherever it appears."""
-
-    def __init__(self):
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from include.visionflow.fetch.http import mask_secrets
-
-        message = record.getMessage()
-        masked = mask_secrets(message, SECRET_PARAMS)
-        for secret in self.secrets:
-            masked = masked.replace(secret, "***")
-        if masked != message:
-            record.msg, record.args = masked, ()
-        return True
-
-
-_MASK_FILTER = _MaskFilter()
-
-
 def _mask_url_loggers(secrets: list[str]) -> None:
+    # urllib3 prints request URLs (``api_key=...``) and oauthlib signed headers at DEBUG.
     from include.visionflow import logmask
 
     logmask.install()
     logmask.register_secrets(*secrets)
-    _MASK_FILTER.secrets.update(secrets)
-    for name in ("urllib3.connectionpool", "requests_oauthlib.oauth1_auth", "oauthlib.oauth1.rfc5849"):
-        logger = logging.getLogger(name)
-        if _MASK_FILTER not in logger.filters:
-            logger.addFilter(_MASK_FILTER)
 
 
 class FlickrClient:
@@ -128,8 +100,7 @@ class FlickrClient:
 
         self.config = config
         self.fetcher = fetcher or Fetcher(FetchConfig(retries=5, max_bytes=32 * 1024 * 1024,
-                                                      total_timeout=API_DEADLINE, opt_out=()),
-                                          secret_params=SECRET_PARAMS)
+                                                      total_timeout=API_DEADLINE, opt_out=()))
         self.limiter = limiter or RateLimiter(config.requests_per_hour)
         self.requests = 0
         self._auth = None
@@ -142,9 +113,9 @@ class FlickrClient:
                                 resource_owner_secret=config.oauth.oauth_token_secret)
 
     def mask(self, text: str) -> str:
-        for secret in self.config.secrets():
-            text = text.replace(secret, "***")
-        return text
+        from include.visionflow import logmask
+
+        return logmask.mask(text)  # the key and OAuth secrets were registered in __init__
 
     def call(self, method: str, **params: Any) -> dict:
         query = {"method": method, "api_key": self.config.api_key, "format": "json", "nojsoncallback": 1,
@@ -154,7 +125,7 @@ class FlickrClient:
         try:
             data = self.fetcher.get_json(self.config.endpoint, params=query, auth=self._auth)
         except FetchError as err:
-            # The fetcher masks query params; this also catches a key echoed anywhere else.
+            # A fetcher passed in by the caller may not be ours, which masks with logmask too.
             raise FetchError(err.reason, self.mask(err.detail), err.status_code) from None
         if not isinstance(data, dict) or data.get("stat") != "ok":
             code = data.get("code") if isinstance(data, dict) else None

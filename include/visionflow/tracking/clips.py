@@ -143,9 +143,12 @@ def clip_video(row: dict, storage, cfg):
         raise DecodeError("no_tracks_meta", f"{meta} is missing: tracking has not finished this video")
     records = read_records(storage, meta)
     tracks = drop_duplicates(records)
-    todo = [(r, f"tracks_mp4/{cfg.domain}/{safe_relpath(r['fn'], what='track file name')}") for r in tracks]
-    todo = [(r, rel) for r, rel in todo if not storage.exists(rel)]
-    size = frames = empty = 0
+    clips = [(r, f"tracks_mp4/{cfg.domain}/{safe_relpath(r['fn'], what='track file name')}") for r in tracks]
+    sizes = {rel: storage.size(rel) for _, rel in clips}
+    todo = [(r, rel) for r, rel in clips if sizes[rel] is None]
+    # Clips already there count as on disk, so a resumed run's bytes equal an uninterrupted one's.
+    size = sum(n for n in sizes.values() if n is not None)
+    frames = empty = 0
     if todo:
         with storage.local_copy(video_rel(cfg.video_dir, yid)) as path:
             container = open_video(path)

@@ -133,7 +133,8 @@ class TrackTrackVerseObjectsOperator(TrackVerseShardOperator):
 
 class CurateTrackVerseOperator(VisionflowOperator):
     """The run's end: ``summary.json`` (counts per step), then step 7, the curated subsets
-    (``tracks_subsets/<domain>/<name>.jsonl.gzip``). Fails the run when no video could be downloaded at all.
+    (``tracks_subsets/<domain>/<name>.jsonl.gzip``), then the dataset card ``README.md`` over them. Fails the
+    run when no video could be downloaded at all.
 
     One task, not two: each is a fraction of a second of work, and a task of its own cost a scheduling round and
     a process start (bench case 23). Returns the counts and the subsets' names and sizes."""
@@ -146,6 +147,7 @@ class CurateTrackVerseOperator(VisionflowOperator):
 
     def run(self, context) -> dict:
         from include.visionflow.datasets import trackverse, trackverse_tracks
+        from include.visionflow.report.video_families import write_trackverse_card
 
         storage = self.storage()
         specs = shard_specs(self.shards)
@@ -158,6 +160,9 @@ class CurateTrackVerseOperator(VisionflowOperator):
                                        f"manifests under {storage.uri(work_key(context['run_id']))}")
         self.log.info("trackverse: %s videos, %s segments kept; summary in %s", report["videos"],
                       report["segments_kept"], storage.uri("summary.json"))
-        subsets = trackverse_tracks.curate(storage, track_config(self.settings))
+        config = track_config(self.settings)
+        subsets = trackverse_tracks.curate(storage, config)
         self.log.info("curated subsets: %s", subsets)
+        # Here, not in the report beside this task: the card lists the files just written.
+        self.log.info("dataset card: %s", write_trackverse_card(storage, config.domain))
         return {"videos": report["videos"], "segments_kept": report["segments_kept"], "subsets": subsets}
