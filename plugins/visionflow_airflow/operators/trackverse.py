@@ -132,8 +132,9 @@ class TrackTrackVerseObjectsOperator(TrackVerseShardOperator):
 
 
 class CurateTrackVerseOperator(VisionflowOperator):
-    """The run's end: ``summary.json`` (counts per step), then step 7, the curated subsets
-    (``tracks_subsets/<domain>/<name>.jsonl.gzip``). Fails the run when no video could be downloaded at all.
+    """The run's end: ``summary.json`` (counts per step, the subsets' ``record_format``), then step 7, the
+    curated subsets (``tracks_subsets/<domain>/<name>.jsonl.gzip``). Fails the run when no video could be
+    downloaded at all.
 
     One task, not two: each is a fraction of a second of work, and a task of its own cost a scheduling round and
     a process start (bench case 23). Returns the counts and the subsets' names and sizes."""
@@ -147,9 +148,10 @@ class CurateTrackVerseOperator(VisionflowOperator):
     def run(self, context) -> dict:
         from include.visionflow.datasets import trackverse, trackverse_tracks
 
-        storage = self.storage()
+        storage, cfg = self.storage(), track_config(self.settings)
         specs = shard_specs(self.shards)
-        report = trackverse.summary(storage, specs, (*trackverse.STAGES, *trackverse_tracks.STAGES))
+        report = trackverse.summary(storage, specs, (*trackverse.STAGES, *trackverse_tracks.STAGES),
+                                    record_format=cfg.record_format)
         downloaded = report["stages"].get("download", {}).get("counts", {}).get("ok", 0)
         if specs and not downloaded:
             from airflow.sdk.exceptions import AirflowFailException
@@ -158,6 +160,6 @@ class CurateTrackVerseOperator(VisionflowOperator):
                                        f"manifests under {storage.uri(work_key(context['run_id']))}")
         self.log.info("trackverse: %s videos, %s segments kept; summary in %s", report["videos"],
                       report["segments_kept"], storage.uri("summary.json"))
-        subsets = trackverse_tracks.curate(storage, track_config(self.settings))
+        subsets = trackverse_tracks.curate(storage, cfg)
         self.log.info("curated subsets: %s", subsets)
         return {"videos": report["videos"], "segments_kept": report["segments_kept"], "subsets": subsets}
