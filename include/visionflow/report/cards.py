@@ -31,7 +31,23 @@ def openimages() -> Card:
     )
 
 
-def flickr() -> Card:
+def _flickr_naming(suffixes: dict[str, str]) -> str:
+    """Which loader the downloaded images' names serve, and what each downloaded subset used."""
+    text = ("Image file names follow `flickr_cc_download`'s `file_suffix`. Empty (the default): each image is "
+            "exactly `<root_dir>/<local_file>`, as upstream's `download_subset.py` names it; it serves the "
+            "memmap read above, visionflow's `MemmapFileList` and any loader that opens the listed names. "
+            "`-256p`: `<name>-256p.jpg`, the name the paper's `MemMapImageListDataset` (continuous_ssl_problem) "
+            "opens, since it rewrites `.jpg` to `-256p.jpg` in every memmap entry; set its `base_dir` to the "
+            "image root. The lists and memmaps hold `local_file` either way (that loader adds the suffix itself).")
+    if suffixes:
+        used = "; ".join(f"`{subset}`: {f'`{sfx}`' if sfx else 'none (exact names)'}"
+                         for subset, sfx in sorted(suffixes.items()))
+        text += f" Suffix of the last download of each subset here (its `summary.json`): {used}."
+    return text
+
+
+def flickr(suffixes: dict[str, str] | None = None) -> Card:
+    """:param suffixes: subset -> the ``file_suffix`` its last download used (from its summary.json)"""
     return Card(
         title="Flickr-CC (uncurated Creative-Commons Flickr images)",
         what="The uncurated Flickr image lists of 'The Challenges of Continuous Self-Supervised Learning' "
@@ -49,7 +65,8 @@ def flickr() -> Card:
                 "\npath = files[0].decode()  # relative to the image root\n```\n"
                 "The lists are `id \\t url \\t local_file` (gzip TSV). Subsets keep the paper's names for its "
                 "sizes (`flickr-0.1M.tsv.gz` ... `flickr-500M.tsv.gz`, in millions of lines); smaller trial "
-                "subsets are named by their line count (`flickr-50k.tsv.gz`, `flickr-50.tsv.gz`).",
+                "subsets are named by their line count (`flickr-50k.tsv.gz`, `flickr-50.tsv.gz`).\n\n"
+                + _flickr_naming(suffixes or {}),
         lists=["lists/"],
         layout="`meta/<day>/` daily TSVs and crawl.json, `lists/` lists + MD5SUMS + memmaps, `images/...` JPEGs.",
         # one latest report per DAG (report.families.FLICKR_DAGS): they share this root
