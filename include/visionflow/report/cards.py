@@ -151,7 +151,18 @@ def clip_images() -> Card:
                 "2014.",
         loading="Point the trainer's data root (`$DATA` in Dassl) at this folder; each dataset's loader finds "
                 "its own folder (`caltech-101/`, `mini-imagenet/`, `mscoco2014/`, `flickr/`, `flickr5k/`). "
-                "`layout_report.json` in each folder lists what the last run checked and anything missing.",
+                "`layout_report.json` in each folder lists what the last run checked and anything missing.\n\n"
+                "MSCOCO 2014: `captions_train.json`, `coco_karpathy_val.json` and `coco_karpathy_test.json` list "
+                "only entries whose image is present and readable, because XTune's `ITC_Mscoco` (through Dassl's "
+                "`Datum`) asserts that every listed file exists; `layout_report.json` counts what was left out "
+                "per list and reason (`left_out`). The files as fetched are kept unchanged in "
+                "`mscoco2014/originals/` (same names; a folder of their own, so nothing reading "
+                "`mscoco2014/*.json` sees two copies), and each run rebuilds the lists from them. "
+                "`captions_train.json` serves XTune's recipe `train2014/COCO_train2014_000000 + str(image_id) + "
+                "'.jpg'`: its `image_id` is the COCO id as 6 zero-padded digits (`\"000009\"`), which that recipe "
+                "turns into the real 12-digit name; ids of 7 digits or more cannot be named by it and are left "
+                "out (`id_over_6_digits`). `originals/captions_train.json` keeps the integer ids of COCO's own "
+                "annotations (`train2014/COCO_train2014_<id:012d>.jpg`) for other readers.",
         lists=["caltech-101/split_zhou_Caltech101.json", "mini-imagenet/classnames.txt", "mscoco2014/",
                "flickr/", "flickr5k/", "dataset_info.json"],
         layout="`caltech-101/101_ObjectCategories/<class>/*.jpg`, `mini-imagenet/{train,val,test}/<wnid>/`, "
