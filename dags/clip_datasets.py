@@ -25,9 +25,13 @@ Prepares one `dataset` under `data_root` (a local folder) in the layout XTune's 
    images are `COCO_train2014_<id padded to 12 digits>.jpg`.
 4. **report** — `<dataset folder>/layout_report.json`: images per split, missing files with examples, the
    expected tree; for caltech101 the `dataset_info.json` entry the trainer reads. The run fails when the tree is
-   incomplete; listed images that are missing are reported, not fatal. **run_report**: images per split and
-   per class folder, sizes, a contact sheet, in `data_root/reports/clip_datasets/<run>/report.html` (the
-   latest also as `data_root/report-clip_datasets-<dataset>.html`; a failed fetch leaves no dataset folder).
+   incomplete; listed images that are missing are reported, not fatal. For mscoco2014 the lists are rewritten
+   so that XTune's loader (which asserts every file exists) reads them whole: entries whose image failed the
+   check are left out (`left_out` in the report), `captions_train.json` holds each id as 6 zero-padded digits
+   for XTune's `COCO_train2014_000000` + id recipe; the files as fetched stay in `mscoco2014/originals/`.
+   **run_report**: images per split and per class folder, sizes, a contact sheet, in
+   `data_root/reports/clip_datasets/<run>/report.html` (the latest also as
+   `data_root/report-clip_datasets-<dataset>.html`; a failed fetch leaves no dataset folder).
 
 Inputs that live only behind Kaggle or Google Drive (mini-ImageNet, the Flickr images and Flickr5k JSONs) must
 be given as a URL or a local path; when missing, the error says where to get them. Unscheduled: trigger it.

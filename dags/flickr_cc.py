@@ -16,6 +16,10 @@ API key as password; budget `requests_per_hour` in the extra, default 3,600):
 - **flickr_cc_download**: every line of `lists/<subset>` to `<root_dir>/<local_file>` (short side `short_side`,
   RGB JPEG at `quality`), in mapped shards with one status row per image, resumable; then
   `lists/<subset stem>.memmap` (numpy `S120`, one `local_file` per line) for training data loaders.
+  `file_suffix` renames the written images for the loader that reads them: empty (default), exactly
+  `local_file` (upstream's downloader, `MemmapFileList`); `-256p`, `<name>-256p.jpg`, which the paper's
+  `MemMapImageListDataset` opens (it rewrites `.jpg` to `-256p.jpg` in every memmap entry). The lists and the
+  memmap keep `local_file`; `summary.json` and the dataset card record the suffix.
 """
 from __future__ import annotations
 
@@ -123,20 +127,28 @@ with DAG(
                                     title="Opt-out directives",
                                     description="X-Robots-Tag directives (for all agents or visionflow) that "
                                                 "make an image be skipped as opted_out. Empty: store all."),
+        "file_suffix": Param("", type="string", pattern=r"^[A-Za-z0-9_-]{0,32}$", title="File name suffix",
+                             description="Inserted before .jpg in every written image name. Empty: exactly "
+                                         "local_file (upstream's downloader, visionflow's MemmapFileList). "
+                                         "-256p: <name>-256p.jpg, the names the paper's MemMapImageListDataset "
+                                         "opens. Lists and memmap keep local_file either way."),
         "output_root": OUTPUT_ROOT,
     }),
     **dag_kwargs(__doc__, ["flickr", "images", "download"]),
 ) as download_dag:
     root = "{{ params.output_root }}"
+    suffix = "{{ params.file_suffix }}"
     plan = PlanFlickrDownloadOperator(task_id="plan_shards", output_root=root, subset="{{ params.subset }}",
-                                      min_shard="{{ params.min_shard_rows }}", parallelism="{{ params.parallelism }}")
+                                      min_shard="{{ params.min_shard_rows }}", parallelism="{{ params.parallelism }}",
+                                      file_suffix=suffix)
     download = DownloadFlickrShardOperator.partial(
         task_id="download", output_root=root, root_dir="{{ params.root_dir }}",
         short_side="{{ params.short_side }}", quality="{{ params.quality }}", max_active_tis_per_dag=4,
         fetch_deadline_s="{{ params.fetch_deadline_s }}", opt_out_directives="{{ params.opt_out_directives }}",
+        file_suffix=suffix,
     ).expand(shard=plan.output)
     summary = SummarizeFlickrDownloadOperator(
-        task_id="summarize", shards=plan.output, output_root=root, subset="{{ params.subset }}",
+        task_id="summarize", shards=plan.output, output_root=root, subset="{{ params.subset }}", file_suffix=suffix,
     )
     memmap = ConvertFlickrMemmapOperator(task_id="convert_to_mmap", output_root=root,
                                          subset="{{ params.subset }}")

@@ -21,9 +21,13 @@ Tasks: `plan`, `videos` (steps 2-5 below, one after another per shard), `tracks`
 6. **tracks** — the `detector` plus ByteTrack per kept segment; tracks of at least `min_track_len` s and mean area
    `min_track_area` → `tracks_meta/<domain>/<yid[:2]>/<yid>-meta.jsonl.gzip`.
 7. **clips** — one clip per track: `tracks_mp4/<domain>/<fn>`.
-8. **curate** — `summary.json`, the subsets in `tracks_subsets/<domain>/`, then the dataset card `README.md`; the
-   run fails when no video could be downloaded. **run_report**, beside it — `report.html` (tracks per class,
-   segments, tracked boxes on frames, blurred faces next to the originals).
+8. **curate** — `summary.json`, then the subsets in `tracks_subsets/<domain>/`, in `record_format`'s fields:
+   `release` (default; TrackVerse's 2025 release: `track_id`, `track_ts` = [start, end], `frame_ts`, `frame_bboxes`,
+   `yid`, `track_mp4_filename` under `tracks_mp4/`, `top10_label_ids`, `top10_label_names`, what its current
+   `download_tracks.py` reads) or `2024` (the v1 pipeline's `fn`, `track_ts`, `track_bbox`, `top10_lbl` as class
+   indices, `top10_desc`), then the dataset card `README.md`. The run fails when no video could be downloaded.
+   **run_report**, beside it — `report.html` (tracks per class, segments, tracked boxes on frames, blurred faces
+   next to the originals).
 
 `output_root` may be `s3://bucket/prefix` (connection `aws_default`). Unscheduled (`schedule=None`): trigger it.
 """
@@ -47,7 +51,7 @@ SETTINGS = {name: "{{ params.%s }}" % name for name in (
     "video_source", "url_template", "local_dir", "skip_cartoon_filter", "skip_aesthetics_filter", "cartoon_scorer",
     "cartoon_threshold", "aesthetics_scorer", "aesthetics_threshold", "blur_faces", "face_threshold", "domain",
     "fps", "min_track_len", "min_track_area", "detector", "detector_settings", "curation", "curation_sizes",
-    "per_video", "validation_yids", "seed")}
+    "per_video", "validation_yids", "seed", "record_format")}
 
 with DAG(
     dag_id="trackverse",
@@ -110,6 +114,10 @@ with DAG(
                                  description="Ids (space or comma separated) or a local file of ids (upstream's "
                                  "trackverse-verified-6perclass.txt): left out of every subset."),
         "seed": Param(0, type="integer", title="Seed", description="Seed of the curation shuffle."),
+        "record_format": Param("release", type="string", enum=["release", "2024"], title="Subset record format",
+                               description="release: TrackVerse's 2025 release fields (track_mp4_filename, "
+                               "frame_bboxes, top10_label_ids/names), read by its current loader; 2024: the v1 "
+                               "pipeline's fields (fn, track_bbox, top10_lbl as class indices)."),
     },
     **dag_kwargs(__doc__, ["trackverse", "video", "tracking"]),
 ) as dag:

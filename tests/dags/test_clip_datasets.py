@@ -77,6 +77,51 @@ def test_dataset_is_prepared_and_reported(airflow_db, dag, sample_source, tmp_pa
     assert sum(sample_source.hits.values()) == hits
 
 
+def xtune_unloadable(root: Path) -> list[str]:
+    """The paths XTune's ``ITC_Mscoco`` would build from the written lists (``read_train_data``:
+    ``"train2014/COCO_train2014_000000" + str(image_id) + ".jpg"``; ``read_valtest_data``: ``ann["image"]``)
+    that are not files: Dassl's ``Datum`` asserts each one, so any of them fails the whole dataset."""
+    paths = ["train2014/COCO_train2014_000000" + str(a["image_id"]) + ".jpg"
+             for a in json.loads((root / "captions_train.json").read_text())]
+    for split in ("val", "test"):
+        paths += [a["image"] for a in json.loads((root / f"coco_karpathy_{split}.json").read_text())]
+    return [p for p in paths if not (root / p).is_file()]
+
+
+@pytest.mark.slow
+def test_coco_lists_name_only_files_xtunes_loader_finds(airflow_db, dag, sample_source, tmp_path):
+    """Issue 27: coco_karpathy_test.json kept an entry whose image is missing, and captions_train.json ids that
+    XTune's path recipe turns into names that do not exist; Dassl asserts every file, so nothing loaded."""
+    fetched = sample_source.data_dir / "clip" / "mscoco2014" / "karpathy"
+    root = tmp_path / "mscoco2014"
+    for attempt in ("first run", "rerun"):
+        dr = dag.test(run_conf=sample_conf(sample_source.urls, "mscoco2014", tmp_path))
+        assert dr.state == "success", (attempt, task_states(dr))
+        assert xtune_unloadable(root) == [], attempt
+        report = json.loads((root / "layout_report.json").read_text())
+        assert report["left_out"] == {"captions_train.json": {"id_over_6_digits": 2},  # id 1000001, 2 captions
+                                      "coco_karpathy_val.json": {}, "coco_karpathy_test.json": {"missing_image": 1}}
+        assert report["splits"]["test"]["missing_image"] == 1  # still checked from the list as fetched
+        # The originals, untouched; a list with nothing left out is the fetched file itself.
+        originals = root / "originals"
+        kept = (originals / "coco_karpathy_test.json").read_bytes()
+        assert kept == (fetched / "coco_karpathy_test.json").read_bytes()
+        assert not (originals / "coco_karpathy_val.json").exists()
+        assert (root / "coco_karpathy_val.json").read_bytes() == (fetched / "coco_karpathy_val.json").read_bytes()
+        test = json.loads((fetched / "coco_karpathy_test.json").read_text())
+        assert json.loads((root / "coco_karpathy_test.json").read_text()) == [
+            e for e in test if e["image"] != "val2014/COCO_val2014_000000999999.jpg"]
+        official = json.loads((originals / "captions_train.json").read_text())
+        assert len(official) == 8 and {a["image_id"] for a in official} == {9, 25, 30, 1000001}
+        train = json.loads((root / "captions_train.json").read_text())
+        assert [(a["image_id"], a["caption"]) for a in train] == [
+            (f"{a['image_id']:06d}", a["caption"]) for a in official if a["image_id"] < 10 ** 6]
+    card = (tmp_path / "README.md").read_text()
+    assert "mscoco2014/originals/" in card and "COCO_train2014_000000 + str(image_id)" in card
+    assert summary_of(tmp_path / "report-clip_datasets-mscoco2014.html")[
+        "left out of coco_karpathy_test.json"] == "1 missing_image"
+
+
 def check_run_report(latest: Path, layout: dict):
     """The run report: images per split and class folder, sizes, a contact sheet of sampled images."""
     shown = summary_of(latest)

@@ -118,10 +118,9 @@ def test_scheduled_run_crawls_its_data_interval(airflow_db, dags, sample_source,
     assert len(day_ids(out, "2021-06-02")) == xcom(dr, "crawl_day")["rows"] > 0
 
 
-@pytest.mark.slow
-def test_subsets_then_download_then_memmap(airflow_db, dags, sample_source, flickr_conn, out):
-    """Lists from the two days crawled above (same output root; crawled here if this test runs alone),
-    100 images, the memmap."""
+def build_lists(dags, out):
+    """Lists from the two days crawled by the tests above (same output root; crawled here if a test runs
+    alone)."""
     from include.visionflow.datasets.flickr import crawl_day
     from visionflow_airflow.hooks.flickr import FlickrHook
 
@@ -130,11 +129,24 @@ def test_subsets_then_download_then_memmap(airflow_db, dags, sample_source, flic
     subsets = dags.dags["flickr_cc_subsets"].test(
         run_conf={"output_root": str(out), "sizes": [0.0001, 0.5], "seed": 7})
     assert subsets.state == "success"
+    return subsets
+
+
+def download_conf(out, **extra) -> dict:
+    """The download params that differ between tests, spelled out: dag.test() in one process can carry a
+    previous run's conf over."""
+    return {"output_root": str(out), "subset": "flickr-100.tsv.gz", "root_dir": "", "file_suffix": "", **extra}
+
+
+@pytest.mark.slow
+def test_subsets_then_download_then_memmap(airflow_db, dags, sample_source, flickr_conn, out):
+    """Lists from the two days crawled above, 100 images, the memmap."""
+    subsets = build_lists(dags, out)
     built = xcom(subsets, "build_subsets")
     assert [f["name"] for f in built["lists"]] == ["flickr.tsv.gz", "flickr-100.tsv.gz"]
     assert built["total"] == len(day_ids(out, fa.DENSE_DAY)) + len(day_ids(out, "2021-06-02"))
 
-    conf = {"output_root": str(out), "subset": "flickr-100.tsv.gz"}
+    conf = download_conf(out)
     dr = dags.dags["flickr_cc_download"].test(run_conf=conf)
     assert dr.state == "success"
     storage = open_storage(str(out))
@@ -156,6 +168,45 @@ def test_subsets_then_download_then_memmap(airflow_db, dags, sample_source, flic
     assert "Flickr-CC download of flickr-100.tsv.gz" in (out / "report-flickr_cc_download.html").read_text()
     card = (out / "README.md").read_text()
     assert all(f"`report-{d}.html`" in card for d in ("flickr_cc_crawl", "flickr_cc_subsets", "flickr_cc_download"))
+    assert "`flickr-100.tsv.gz`: none (exact names)" in card
+
+
+@pytest.mark.slow
+def test_file_suffix_names_images_as_the_papers_memmap_loader_opens_them(airflow_db, dags, sample_source,
+                                                                        flickr_conn, out, tmp_path):
+    """Issue 27: the paper's ``MemMapImageListDataset`` opens every memmap entry with ``.jpg`` rewritten to
+    ``-256p.jpg`` (formats.md 1.4) and gave up after 50 failures on the exactly-named images. With
+    ``file_suffix=-256p`` every such name exists; the memmap keeps the listed names, byte for byte."""
+    import numpy as np
+
+    build_lists(dags, out)
+    plain = dags.dags["flickr_cc_download"].test(run_conf=download_conf(out))  # the default: names as listed
+    assert plain.state == "success"
+    memmap = out / "lists" / "flickr-100.memmap"
+    listed_bytes = memmap.read_bytes()
+    root = tmp_path / "images-256p"
+    dr = dags.dags["flickr_cc_download"].test(run_conf=download_conf(out, root_dir=str(root), file_suffix="-256p"))
+    assert dr.state == "success"
+    assert memmap.read_bytes() == listed_bytes  # the loader adds the suffix itself
+
+    # The loader's own statements (imagelistdataset.py): entry i of the S120 memmap, decoded, stripped,
+    # '.jpg' -> '-256p.jpg', then f"{base_dir}/{fname}".
+    entries = np.memmap(memmap, dtype="S120", mode="r")
+    names = [entries[i].decode("utf-8").strip().replace(".jpg", "-256p.jpg") for i in range(len(entries))]
+    assert len(names) == 100 and all(n.endswith("-256p.jpg") for n in names)
+    assert all(Path(f"{root}/{n}").is_file() for n in names)
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*.jpg")) == sorted(names)  # nothing else
+    for entry, name in zip(entries[:5], names):  # the same JPEG as the default run's, under the loader's name
+        assert Path(f"{root}/{name}").read_bytes() == (out / entry.decode()).read_bytes()
+
+    storage = open_storage(str(out))
+    specs = [ShardSpec.from_xcom(s) for s in xcom(dr, "plan_shards")]
+    rows = [r for s in specs for r in read_manifest(storage, s.manifest_rel)]
+    assert sorted(r.output for r in rows) == sorted(names) and all(r.status.value == "ok" for r in rows)
+    summary = json.loads((out / "_work" / "flickr_download" / "flickr-100" / "summary.json").read_text())
+    assert summary["file_suffix"] == "-256p" and summary["counts"]["ok"] == 100
+    card = (out / "README.md").read_text()
+    assert "`flickr-100.tsv.gz`: `-256p`" in card and "MemMapImageListDataset" in card
 
 
 def test_hook_reads_the_connection_and_keeps_secrets_out_of_repr(sample_source, flickr_conn):

@@ -44,7 +44,7 @@ def conf(source, out, **extra):
             "aesthetics_threshold": None, "blur_faces": True, "face_threshold": 0.2, "domain": "faces", "fps": 8,
             "min_track_len": 3, "min_track_area": 0.02, "detector": "centerface", "detector_settings": {},
             "curation": "random", "curation_sizes": [1, 2], "per_video": 3, "validation_yids": "", "seed": 0,
-            **extra}
+            "record_format": "release", **extra}
 
 
 def states(dr) -> dict[str, set[str]]:
@@ -92,6 +92,61 @@ def test_full_run_over_http(airflow_db, dag, source, tmp_path):
     html = (out / "report.html").read_text()
     for key in ("videos", "segments_kept"):
         assert f'<td data-key="{key}">{summary[key]}</td>' in html, key
+
+
+def release_loader_tracks(path: Path) -> list[dict]:
+    """A subset read as TrackVerse's current loader reads it (MMPLab/TrackVerse main, ``download_tracks.py``
+    ``scheduled_jobs``): gzip JSON lines, ``m['track_mp4_filename']`` under ``tracks_mp4/``, ``frame_bboxes``.
+    That loader pairs the boxes with ``track_ts``, which the release holds as ``[start, end]``; the per-frame
+    times are ``frame_ts``, so they are what the boxes must line up with."""
+    import gzip
+
+    import numpy as np
+
+    tracks = []
+    for line in gzip.open(path, "rt"):
+        m = json.loads(line)
+        tracks.append({"yid": m["yid"], "fn": m["track_mp4_filename"], "ts": np.array(m["frame_ts"]).astype(float),
+                       "boxes": np.array(m["frame_bboxes"]).astype(float), "meta": m})
+    return tracks
+
+
+@pytest.mark.slow
+def test_subsets_are_read_by_trackverses_release_loader_and_2024_by_param(airflow_db, dag, source, tmp_path):
+    """Issue 27: the release loader failed with KeyError 'track_mp4_filename' on the 2024 fields. The default
+    writes the release's fields; ``record_format=2024`` the v1 pipeline's, with class indices in top10_lbl."""
+    assert dag.params["record_format"] == "release"
+    out = tmp_path / "tv"
+    dr = dag.test(run_conf=conf(source, out, blur_faces=False))
+    assert dr.state == "success", states(dr)
+    subsets = sorted((out / "tracks_subsets" / "faces").glob("*.jsonl.gzip"))
+    assert [p.name for p in subsets] == ["random-1.jsonl.gzip", "random-2.jsonl.gzip"]
+    tracks = release_loader_tracks(subsets[-1])
+    assert len(tracks) == 2
+    for track in tracks:
+        m = track["meta"]
+        assert (out / "tracks_mp4" / track["fn"]).is_file()
+        assert track["boxes"].shape == (len(track["ts"]), 4) and len(track["ts"]) > 1
+        assert m["track_ts"] == [m["frame_ts"][0], m["frame_ts"][-1]]
+        assert m["top10_label_ids"] == [0] and m["top10_label_names"] == ["face"]  # centerface's one class
+        assert set(m) == {"track_id", "track_ts", "frame_ts", "frame_bboxes", "yid", "track_mp4_filename",
+                          "top10_label_ids", "top10_label_names"}
+    assert json.loads((out / "summary.json").read_text())["record_format"] == "release"
+    assert "**release** record format" in (out / "README.md").read_text()
+
+    # Same root, other format: every step is reused, only the subsets are written again.
+    again = dag.test(run_conf=conf(source, out, blur_faces=False, record_format="2024"))
+    assert again.state == "success", states(again)
+    from include.visionflow.tracking.meta import read_records
+
+    rows = read_records(open_storage(str(out)), "tracks_subsets/faces/random-2.jsonl.gzip")
+    assert sorted(r["tid"] for r in rows) == sorted(t["meta"]["track_id"] for t in tracks)
+    for row in rows:
+        assert (out / "tracks_mp4" / "faces" / row["fn"]).is_file()
+        assert len(row["track_ts"]) == len(row["track_bbox"]) > 1
+        assert row["top10_lbl"] == [0] and row["top10_desc"] == ["face"]
+    assert json.loads((out / "summary.json").read_text())["record_format"] == "2024"
+    assert "**2024** record format" in (out / "README.md").read_text()
 
 
 def check_report(out: Path, run_id: str):

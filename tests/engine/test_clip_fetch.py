@@ -207,3 +207,21 @@ def test_local_inputs_only_from_allowed_folders(tmp_path, monkeypatch):
     with pytest.raises(BadInputError, match="outside the allowed input folders"):
         clip.fetch("caltech101", tmp_path / "data", clip.Sources(archive_url="https://x.invalid/a.tar.gz",
                                                                  checksums_url="/etc/passwd"))
+
+
+def test_coco_lists_are_rebuilt_from_the_originals_when_an_image_returns(tmp_path):
+    """A list rewritten without a missing image is the fetched file again, byte for byte, once the image is
+    back: each run rebuilds the lists from ``originals/``."""
+    from include.visionflow.datasets.clip_lists import write_loadable_coco_lists
+
+    root = tmp_path / "mscoco2014"
+    root.mkdir()
+    fetched = json.dumps([{"image": "val2014/a.jpg", "caption": ["x"] * 5},
+                          {"image": "val2014/b.jpg", "caption": ["y"] * 5}], indent=2)
+    (root / "coco_karpathy_test.json").write_text(fetched)
+    left = write_loadable_coco_lists(root, {("test", "val2014/b.jpg"): "missing_image"})
+    assert left == {"coco_karpathy_test.json": {"missing_image": 1}}
+    assert [e["image"] for e in json.loads((root / "coco_karpathy_test.json").read_text())] == ["val2014/a.jpg"]
+    assert (root / "originals" / "coco_karpathy_test.json").read_text() == fetched
+    assert write_loadable_coco_lists(root, {}) == {"coco_karpathy_test.json": {}}
+    assert (root / "coco_karpathy_test.json").read_text() == fetched

@@ -1,5 +1,6 @@
 """Curated track subsets: counts, nesting, per-class and per-video caps, validation videos left out, the same
-bytes for the same seed. The track records are written as the tracking step writes them."""
+bytes for the same seed. The track records are written as the tracking step writes them; the selection tests
+read the subsets in the 2024 field set (``fn``, ``tid``), the format tests in both."""
 from __future__ import annotations
 
 import pytest
@@ -10,6 +11,13 @@ from include.visionflow.storage import open_storage
 from include.visionflow.tracking.meta import meta_rel, read_records, write_records
 
 CLASSES = ("dog", "cat", "bicycle")
+# A detector whose class list holds the records' labels: the subsets name classes by index into it. Only the
+# list is read (labels given), so no model file is needed.
+DETECTOR = {"detector": "onnx:unused.onnx", "detector_settings": {"labels": ["person", *CLASSES]}}
+
+
+def config(**kwargs) -> TrackConfig:
+    return TrackConfig(**{"domain": "lvis", "record_format": "2024", **DETECTOR, **kwargs})
 VIDEOS = [f"vid{n:08d}" for n in range(6)]  # 11 characters, like YouTube ids
 PER_VIDEO = 5
 
@@ -40,7 +48,7 @@ def subset(storage, name: str) -> list[dict]:
 
 
 def test_random_subsets_are_nested_prefixes_and_count_what_exists(storage):
-    cfg = TrackConfig(domain="lvis", curation="random", curation_sizes=(10, 4, 100), seed=7)
+    cfg = config(curation="random", curation_sizes=(10, 4, 100), seed=7)
     written = curate(storage, cfg)
     counts = {name: info["tracks"] for name, info in written.items()}
     assert counts == {"random-4": 4, "random-10": 10, "random-100": 30}
@@ -51,7 +59,7 @@ def test_random_subsets_are_nested_prefixes_and_count_what_exists(storage):
     first = storage.read_bytes("tracks_subsets/lvis/random-10.jsonl.gzip")
     curate(storage, cfg)
     assert storage.read_bytes("tracks_subsets/lvis/random-10.jsonl.gzip") == first
-    curate(storage, TrackConfig(domain="lvis", curation="random", curation_sizes=(10,), seed=8))
+    curate(storage, config(curation="random", curation_sizes=(10,), seed=8))
     assert fns(subset(storage, "random-10")) != fns(medium)
 
 
@@ -60,7 +68,7 @@ def test_class_balanced_takes_each_classes_best_tracks_without_validation_videos
     verified = tmp_path / "verified.txt"
     verified.write_text(f"{VIDEOS[-1]}_dog_0001\n")  # upstream's lines: the id, then the track
     validation = (VIDEOS[-1],) if listed == "ids" else (str(verified),)
-    cfg = TrackConfig(domain="lvis", curation="class_balanced", curation_sizes="[3]", validation_yids=validation)
+    cfg = config(curation="class_balanced", curation_sizes="[3]", validation_yids=validation)
     assert curate(storage, cfg) == {"class-balanced-x3": {
         "path": storage.uri("tracks_subsets/lvis/class-balanced-x3.jsonl.gzip"), "tracks": 9}}
     rows = subset(storage, "class-balanced-x3")
@@ -72,7 +80,7 @@ def test_class_balanced_takes_each_classes_best_tracks_without_validation_videos
 
 
 def test_video_balanced_caps_tracks_per_video(storage):
-    cfg = TrackConfig(domain="lvis", curation="video_balanced", curation_sizes=(5, 50), per_video=2, seed=3)
+    cfg = config(curation="video_balanced", curation_sizes=(5, 50), per_video=2, seed=3)
     written = curate(storage, cfg)
     assert {n: i["tracks"] for n, i in written.items()} == {"video-balanced-x2-5": 5, "video-balanced-x2-50": 12}
     rows = subset(storage, "video-balanced-x2-50")
@@ -86,4 +94,42 @@ def test_video_balanced_caps_tracks_per_video(storage):
 @pytest.mark.parametrize("kwargs", [{"curation": "min_red"}, {"curation_sizes": (0,)}, {"per_video": 0}])
 def test_bad_curation_settings_are_bad_input(storage, kwargs):
     with pytest.raises(BadInputError, match="curation"):
-        curate(storage, TrackConfig(domain="lvis", **kwargs))
+        curate(storage, config(**kwargs))
+
+
+def test_subsets_in_the_release_format_name_classes_by_index(storage):
+    """Issue 27: TrackVerse's current loader reads ``track_mp4_filename`` and ``frame_bboxes``; class names in
+    ``top10_lbl`` become indices into the detector's list."""
+    curate(storage, config(record_format="release", curation="random", curation_sizes=(100,)))
+    rows = subset(storage, "random-100")
+    assert len(rows) == 30
+    metas = {r["tid"]: r for y in VIDEOS for r in read_records(storage, meta_rel("lvis", y))}
+    labels = DETECTOR["detector_settings"]["labels"]
+    for row in rows:
+        assert list(row) == ["track_id", "track_ts", "frame_ts", "frame_bboxes", "yid", "track_mp4_filename",
+                             "top10_label_ids", "top10_label_names"]
+        meta = metas[row["track_id"]]
+        assert row["track_mp4_filename"] == f"lvis/{meta['fn']}" and row["yid"] == meta["yid"]
+        assert row["frame_ts"] == meta["track_ts"] and row["frame_bboxes"] == meta["track_bbox"]
+        assert row["track_ts"] == [meta["track_ts"][0], meta["track_ts"][-1]]
+        assert row["top10_label_names"] == meta["top10_lbl"]
+        assert [labels[i] for i in row["top10_label_ids"]] == meta["top10_lbl"] and row["top10_label_ids"][0] > 0
+
+
+def test_subsets_in_the_2024_format_keep_upstreams_indices(storage):
+    curate(storage, config(curation="random", curation_sizes=(100,)))
+    labels = DETECTOR["detector_settings"]["labels"]
+    metas = {r["tid"]: r for y in VIDEOS for r in read_records(storage, meta_rel("lvis", y))}
+    for row in subset(storage, "random-100"):
+        meta = metas[row["tid"]]
+        assert list(row) == list(meta) and {k: v for k, v in row.items() if k != "top10_lbl"} == {
+            k: v for k, v in meta.items() if k != "top10_lbl"}
+        assert row["top10_lbl"] == [labels.index(n) for n in meta["top10_lbl"]]
+        assert row["top10_desc"] == meta["top10_desc"]
+
+
+def test_classes_the_detector_does_not_list_are_bad_input(storage):
+    with pytest.raises(BadInputError, match="does not list"):
+        curate(storage, TrackConfig(domain="lvis", curation_sizes=(1,)))  # centerface: only "face"
+    with pytest.raises(BadInputError, match="record_format"):
+        config(record_format="2023")

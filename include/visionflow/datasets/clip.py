@@ -131,7 +131,7 @@ class _Fetch:
         for name, param in (("train2014", "archive_url"), ("val2014", "val_archive_url")):
             if not (self.root / name).exists():
                 extract(self.obtain(param), self.root / name, pick=folder_named(name, f"COCO's {name}.zip"))
-        if not (self.root / "captions_train.json").exists():
+        if not fmt.source_list(self.root, "captions_train.json").exists():  # as fetched, or rewritten
             self.coco_captions()
         self.json_files("karpathy_url", {f"coco_karpathy_{s}.json": f"coco_karpathy_{s}.json" for s in ("val", "test")})
 
@@ -168,7 +168,7 @@ class _Fetch:
     def json_files(self, param: str, wanted: dict[str, str]) -> None:
         """JSON lists ``wanted`` (source name -> target name; ``.json.json`` accepted for each) from a folder
         URL, a local folder or an archive, written under ``root`` unless already there."""
-        todo = {name: target for name, target in wanted.items() if not (self.root / target).exists()}
+        todo = {name: target for name, target in wanted.items() if not fmt.source_list(self.root, target).exists()}
         if not todo:
             return
         source = self.src.need(self.dataset, param)

@@ -6,7 +6,8 @@ split. :func:`check_image` is the item function: the path from the list must be 
 image (header only: size and mode), else the row is ``bad_row``/``missing_image``, ``unsafe_image_path`` or
 ``failed_decode``. :func:`report` writes ``<root>/layout_report.json`` (counts per split, missing files with
 examples, the expected tree checked) and, for Caltech101, the ``dataset_info.json`` entry LLaMA-Factory's
-trainer reads (``caltech101.json``: ``[]``, as the guide has it).
+trainer reads (``caltech101.json``: ``[]``, as the guide has it); for COCO it first writes the lists XTune's
+loader can read whole (:mod:`include.visionflow.datasets.clip_lists`) and counts what they leave out.
 """
 from __future__ import annotations
 
@@ -42,8 +43,7 @@ def _load(path: Path):
 def _listed(entries, what: Path) -> Iterator[str]:
     if not isinstance(entries, list):
         raise BadInputError(f"{what} is not a JSON list of entries")
-    for entry in entries:
-        yield str(entry.get("image", "")) if isinstance(entry, dict) else ""
+    return map(fmt.listed_image, entries)
 
 
 def _coco_train_images(rows, what: Path) -> Iterator[str]:
@@ -51,11 +51,7 @@ def _coco_train_images(rows, what: Path) -> Iterator[str]:
     check counts as a bad row instead of failing the whole plan."""
     if not isinstance(rows, list):
         raise BadInputError(f"{what} is not a JSON list of {{image_id, caption}} rows")
-    for row in rows:
-        try:
-            yield fmt.coco_train_image(row["image_id"])
-        except (KeyError, TypeError, ValueError):
-            yield ""
+    return map(fmt.caption_row_image, rows)
 
 
 def _split_paths(dataset: str, root: Path) -> Iterator[tuple[str, Iterator[str]]]:
@@ -69,11 +65,11 @@ def _split_paths(dataset: str, root: Path) -> Iterator[tuple[str, Iterator[str]]
             folder = root / name
             yield name, (f"{name}/{c.name}/{f.name}" for c in sorted(folder.iterdir()) if c.is_dir()
                          for f in sorted(c.iterdir()) if not f.name.startswith(".")) if folder.is_dir() else iter(())
-    elif dataset == "mscoco2014":
-        path = root / "captions_train.json"
+    elif dataset == "mscoco2014":  # the lists as fetched: the written ones leave out what failed here
+        path = fmt.source_list(root, "captions_train.json")
         yield "train", _coco_train_images(_load(path), path)
         for name in ("val", "test"):
-            path = root / f"coco_karpathy_{name}.json"
+            path = fmt.source_list(root, f"coco_karpathy_{name}.json")
             yield name, _listed(_load(path), path)
     else:
         for name in fmt.SPLITS:
@@ -128,6 +124,7 @@ def report(storage: Storage, specs: list[ShardSpec], dataset: str, data_root: st
     splits: dict[str, Counter] = defaultdict(Counter)
     problems: dict[str, list[str]] = defaultdict(list)
     modes: Counter = Counter()
+    failed: dict[tuple[str, str], str] = {}  # (split, image path) -> reason
     for spec in specs:
         for row in read_manifest(storage, spec.manifest_rel):
             counts = splits[spec.label]
@@ -137,12 +134,18 @@ def report(storage: Storage, specs: list[ShardSpec], dataset: str, data_root: st
                 modes[row.detail] += 1
             else:
                 counts[row.reason] += 1  # missing_image, undecodable, unsafe_image_path
+                failed[(spec.label, row.key.split("/", 1)[-1])] = row.reason
                 if len(problems[row.reason]) < EXAMPLES:
                     problems[row.reason].append(f"{row.key}: {row.detail}")
     checked = fmt.check_tree(Path(data_root), tree)
     result = {"dataset": dataset, "root": tree.root,
               "splits": {s: {"ok": 0, **dict(c)} for s, c in splits.items()},
               "image_modes": dict(modes), "problems": dict(problems), "tree": checked}
+    if dataset == "mscoco2014":
+        from include.visionflow.datasets.clip_lists import write_loadable_coco_lists
+
+        result["left_out"] = write_loadable_coco_lists(Path(data_root) / tree.root, failed)
+        result["originals"] = f"{tree.root}/{fmt.ORIGINALS}/"
     if dataset in DATASET_INFO:
         result["dataset_info"] = merge_dataset_info(Path(data_root), dataset, DATASET_INFO[dataset])
     storage.write_text(f"{tree.root}/layout_report.json", json.dumps(result, indent=1, sort_keys=True))

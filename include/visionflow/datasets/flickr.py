@@ -8,10 +8,13 @@ Layout under the output root::
     lists/flickr.tsv.gz, lists/flickr-<N>M.tsv.gz, lists/MD5SUMS     (flickr_subsets.py)
     lists/<subset stem>.memmap                           S120 entries, one per list line, in order
     <root_dir>/<local_file>                              downloaded JPEGs, short side 256, named as listed
-    _work/flickr_download/<subset stem>/rows<N>/{shards,manifests}/  download shards (N rows each), status rows
+    _work/flickr_download/<subset stem>/rows<N>[<suffix>]/{shards,manifests}/  download shards (N rows each)
+    _work/flickr_download/<subset stem>/summary.json     the last download's counts and ``file_suffix``
 
 Upstream's loader renamed ``.jpg`` to ``-256p.jpg`` while the downloader kept the listed name (formats.md
-§1.6.7); here the file is always exactly ``local_file``, and the memmap holds the same string.
+§1.6.7). By default the file is exactly ``local_file``; ``file_suffix="-256p"`` writes ``<name>-256p.jpg``, the
+name that loader opens (:func:`flickr_layout.image_name`). The lists and the memmap hold ``local_file`` either
+way: the loader adds the suffix itself.
 """
 from __future__ import annotations
 
@@ -25,7 +28,14 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from include.visionflow.datasets.flickr_layout import MD5SUMS_REL, DayLayout, read_md5sums, subset_stem
+from include.visionflow.datasets.flickr_layout import (
+    MD5SUMS_REL,
+    DayLayout,
+    check_suffix,
+    image_name,
+    read_md5sums,
+    subset_stem,
+)
 from include.visionflow.errors import BadInputError, BadRowError
 from include.visionflow.formats.memmap import WIDTH, list_to_memmap
 from include.visionflow.formats.openverse_tsv import GzipTsvWriter, ImageRecord
@@ -185,7 +195,8 @@ def count_lines(storage: Storage, rel: str) -> int:
 
 
 
-def plan_download(storage: Storage, subset: str, min_shard: int = 1000, parallelism: int = 1) -> list[ShardSpec]:
+def plan_download(storage: Storage, subset: str, min_shard: int = 1000, parallelism: int = 1,
+                  file_suffix: str = "") -> list[ShardSpec]:
     """Cut ``lists/<subset>`` into Parquet shards under ``_work/flickr_download/<stem>/`` (stable across runs),
     at least ``parallelism`` of them when the list is long enough, else of ``min_shard`` rows."""
     rel = f"lists/{subset}"
@@ -193,8 +204,9 @@ def plan_download(storage: Storage, subset: str, min_shard: int = 1000, parallel
         raise BadInputError(f"list {storage.uri(rel)} does not exist; run flickr_cc_subsets first")
     total = count_lines(storage, rel)
     per_shard = rows_per_shard(total, min_shard, parallelism=parallelism)
-    # A done shard is skipped by id: another cut of the same list must not meet this cut's stats files.
-    work = work_rel("flickr_download", f"{subset_stem(subset)}/rows{per_shard}")
+    # A done shard is skipped by id: another cut of the same list, or the same cut written under other file
+    # names, must not meet this one's stats files.
+    work = work_rel("flickr_download", f"{subset_stem(subset)}/rows{per_shard}{check_suffix(file_suffix)}")
     specs = write_shards(storage, work, iter_list(storage, rel), per_shard, LIST_COLUMNS, label=subset_stem(subset))
     log.info("%s: %s lines in %s shard(s)", rel, total, len(specs))
     return specs
@@ -205,20 +217,25 @@ class DownloadConfig:
     short_side: int = 256
     quality: int = 75
     threads: int = 16
+    file_suffix: str = ""  # before ".jpg" in the written names: "-256p" for the paper's MemMapImageListDataset
+
+    def __post_init__(self) -> None:
+        check_suffix(self.file_suffix)
 
 
-def local_file_rel(value: str) -> str:
-    """A list's ``local_file`` as a path under the download root: ``images/...``, every part checked."""
-    parts = str(value).split("/")
+def local_file_rel(value: str, file_suffix: str = "") -> str:
+    """A list's ``local_file`` as the path it is written to under the download root: ``images/...``, every
+    part checked, renamed by ``file_suffix`` (:func:`flickr_layout.image_name`)."""
+    parts = image_name(str(value), file_suffix).split("/")
     if len(parts) < 2 or parts[0] != "images":
         raise BadRowError("unsafe_local_file", f"local_file {value!r} is not under images/")
     return "/".join(safe_component(p, "local file") for p in parts)
 
 
-def _download_item(row: dict, root: Storage, fetcher, spec) -> ItemResult:
+def _download_item(row: dict, root: Storage, fetcher, spec, file_suffix: str = "") -> ItemResult:
     from include.visionflow.images import transform_image
 
-    key, rel = row["id"], local_file_rel(row["local_file"])
+    key, rel = row["id"], local_file_rel(row["local_file"], file_suffix)
     if root.exists(rel):
         return ItemResult(key, Status.OK, output=rel, bytes=root.size(rel) or 0, reused=True)
     image = transform_image(fetcher.fetch_bytes(row["url"]), spec)
@@ -235,13 +252,15 @@ def download_shard(storage: Storage, root: Storage, spec: ShardSpec, cfg: Downlo
     # Upstream scales the short side to 256 and upscales small images too (formats.md §1.3).
     image_spec = ImageSpec(mode="short_side", size=cfg.short_side, upscale=True, quality=cfg.quality)
     fetcher = fetcher or Fetcher()
-    return process_shard(storage, spec, lambda r: _download_item(r, root, fetcher, image_spec), key="id",
-                         threads=cfg.threads, log_name="flickr download")
+    return process_shard(storage, spec, lambda r: _download_item(r, root, fetcher, image_spec, cfg.file_suffix),
+                         key="id", threads=cfg.threads, log_name="flickr download")
 
 
-def summarize_download(storage: Storage, specs: list[ShardSpec], subset: str) -> dict:
+def summarize_download(storage: Storage, specs: list[ShardSpec], subset: str, file_suffix: str = "") -> dict:
+    """Totals of the shards, with the ``file_suffix`` the images were named with (which loader they serve)."""
     summary = merge_stats([read_stats(storage, s.stats_rel) for s in specs])
     summary["subset"] = subset
+    summary["file_suffix"] = check_suffix(file_suffix)
     storage.write_text(f"{work_rel('flickr_download', subset_stem(subset))}/summary.json", json.dumps(summary, indent=1))
     return summary
 

@@ -341,8 +341,10 @@ def run_stage(storage: Storage, spec: ShardSpec, stage: str, config: TrackVerseC
     return process_shard(storage, spec, item, threads=config.threads, stage=stage, log_name="trackverse")
 
 
-def summary(storage: Storage, specs: list[ShardSpec], stages: tuple[str, ...] = STAGES) -> dict:
-    """Counts and bytes per stage over all shards, written to ``summary.json``."""
+def summary(storage: Storage, specs: list[ShardSpec], stages: tuple[str, ...] = STAGES,
+            record_format: str = "") -> dict:
+    """Counts and bytes per stage over all shards, written to ``summary.json`` (with the subsets'
+    ``record_format`` when given, so a folder says which loader its subsets serve)."""
     from include.visionflow.manifest import merge_stats, read_stats
 
     totals = {}
@@ -359,6 +361,8 @@ def summary(storage: Storage, specs: list[ShardSpec], stages: tuple[str, ...] = 
             if result.status is Status.OK:
                 segments += len(read_segments(storage, result.key))
     report = {"videos": sum(s.count for s in specs), "segments_kept": segments, "stages": totals}
+    if record_format:
+        report["record_format"] = record_format
     storage.write_text("summary.json", json.dumps(report, indent=1, sort_keys=True))
     return report
 

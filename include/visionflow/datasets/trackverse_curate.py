@@ -11,7 +11,8 @@ the validation list left out; a track's class is its top-1 label and its score t
   (documented upstream, never implemented there).
 
 Each subset is ``tracks_subsets/<domain>/<name>.jsonl.gzip``, lines in index (file) order as upstream's
-``save_subsets`` writes them.
+``save_subsets`` writes them, each in the run's ``record_format`` (:mod:`include.visionflow.tracking.records`):
+class names become indices into the detector's class list there.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from include.visionflow.errors import BadInputError
 from include.visionflow.storage import Storage
 from include.visionflow.tracking.clips import drop_duplicates
 from include.visionflow.tracking.meta import read_records, write_records
+from include.visionflow.tracking.records import TrackRecord, class_index
 
 log = logging.getLogger(__name__)
 METHODS = ("random", "class_balanced", "video_balanced")
@@ -99,12 +101,23 @@ def curate_subsets(storage: Storage, cfg) -> dict:
         raise BadInputError(f"curation {cfg.curation!r} with sizes {list(cfg.curation_sizes)} and per_video "
                             f"{cfg.per_video}: give a method ({', '.join(METHODS)}) and positive sizes")
     tracks = load_tracks(storage, cfg.domain, validation_ids(cfg.validation_yids))
-    log.info("%d tracks of domain %s to curate", len(tracks), cfg.domain)
+    log.info("%d tracks of domain %s to curate (%s records)", len(tracks), cfg.domain, cfg.record_format)
+    lines = subset_lines(tracks, cfg)
     written = {}
     for method in methods:
         for name, indices in select(tracks, method, sizes, cfg.per_video, cfg.seed).items():
             rel = f"tracks_subsets/{cfg.domain}/{name}.jsonl.gzip"
-            write_records(storage, rel, [tracks[i] for i in indices])
+            write_records(storage, rel, [lines[i] for i in indices])
             written[name] = {"path": storage.uri(rel), "tracks": len(indices)}
             log.info("subset %s: %d tracks -> %s", name, len(indices), storage.uri(rel))
     return written
+
+
+def subset_lines(tracks: list[dict], cfg) -> list[dict]:
+    """Each track as its subset line, in ``cfg.record_format``."""
+    if not tracks:  # nothing to name: no detector list needed
+        return []
+    from include.visionflow.models.detectors import detector_labels
+
+    classes = class_index(detector_labels(cfg.detector, cfg.detector_settings))
+    return [TrackRecord.from_meta(t, classes).render(cfg.record_format, cfg.domain) for t in tracks]

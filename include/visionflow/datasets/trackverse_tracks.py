@@ -7,7 +7,8 @@ under the output root:
 * ``videos_segm/<yid[:2]>/<yid>.txt``: ``start,end`` scene segments (written by the scene step);
 * ``tracks_meta/<domain>/<yid[:2]>/<yid>-meta.jsonl.gzip`` + ``-progress.txt``: one JSON line per track;
 * ``tracks_mp4/<domain>/<yid[:2]>/<yid>-<label>-<tid>.mp4``: one clip per kept track;
-* ``tracks_subsets/<domain>/<name>.jsonl.gzip``: curated subsets.
+* ``tracks_subsets/<domain>/<name>.jsonl.gzip``: curated subsets, in ``record_format``'s fields
+  (:mod:`include.visionflow.tracking.records`).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from include.visionflow.errors import BadInputError
 from include.visionflow.manifest import ItemResult
 from include.visionflow.storage import Storage
+from include.visionflow.tracking.records import DEFAULT_FORMAT, RECORD_FORMATS
 
 STAGES = ("tracks", "clips")  # steps 5 and 6, one after another per shard
 
@@ -44,11 +46,16 @@ class TrackConfig:
     # line (the first 11 characters, like upstream's trackverse-verified-6perclass.txt).
     validation_yids: tuple[str, ...] = ()
     seed: int = 0
+    # Field set of the subsets (tracking.records): "release" (TrackVerse's 2025 release, which its current
+    # loader reads) or "2024" (the v1 pipeline's fn/track_bbox records).
+    record_format: str = DEFAULT_FORMAT
 
     def __post_init__(self) -> None:
         from include.visionflow.paths import safe_component
 
-        # Templated DAG settings arrive as text ("{'score_threshold': 0.3}", "[100, 500]").
+        # Templated DAG settings arrive as text ("{'score_threshold': 0.3}", "[100, 500]"), or as the value
+        # native rendering makes of that text: "2024" becomes the number 2024.
+        object.__setattr__(self, "record_format", str(self.record_format))
         if isinstance(self.validation_yids, str) and not self.validation_yids.strip().startswith(("[", "(")):
             object.__setattr__(self, "validation_yids", tuple(self.validation_yids.replace(",", " ").split()))
         for name, kind in (("detector_settings", dict), ("curation_sizes", tuple), ("validation_yids", tuple)):
@@ -63,6 +70,8 @@ class TrackConfig:
             problems.append(f"min_track_area {self.min_track_area} must be a frame fraction in [0, 1) (upstream: 0.1)")
         if self.max_clip_seconds <= 0:
             problems.append(f"max_clip_seconds {self.max_clip_seconds} must be positive (upstream: 180)")
+        if self.record_format not in RECORD_FORMATS:
+            problems.append(f"record_format {self.record_format!r} must be one of {', '.join(RECORD_FORMATS)}")
         try:
             for what in ("domain", "detect_dir", "video_dir"):
                 safe_component(getattr(self, what), what=what)

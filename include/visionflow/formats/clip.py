@@ -11,8 +11,15 @@ mini-ImageNet class names, COCO and Flickr caption files.
 * ``clip_imagenet_classnames.txt`` (next to this module) holds CLIP's ImageNet class names (the prompt
   engineering notebook, as shipped in open_clip's ``zero_shot_metadata.IMAGENET_CLASSNAMES``) keyed by the
   sorted ImageNet-1k wnids (timm's ``imagenet_synsets.txt``): the source of mini-ImageNet's ``classnames.txt``.
-* COCO training images are ``train2014/COCO_train2014_<id zero-padded to 12 digits>.jpg`` (upstream pads
-  to 6 after a fixed ``000000``, wrong for ids with more than 6 digits).
+* COCO training images are ``train2014/COCO_train2014_<id zero-padded to 12 digits>.jpg``. XTune's loader
+  (``ITC_Mscoco.read_train_data``) builds ``"train2014/COCO_train2014_000000" + str(image_id) + ".jpg"``,
+  right only when ``str(image_id)`` has 6 characters: the guide's ``captions_train.json`` (the official
+  annotations) holds integer ids, so ``9`` becomes ``COCO_train2014_0000009.jpg``, which does not exist.
+  The ``captions_train.json`` written for it holds each id as 6 zero-padded digits (``"000009"``), which that
+  recipe turns into the real name; an id of 7 digits or more cannot be named by it at all.
+* The lists a Dassl loader reads must name existing files only (``Datum`` asserts each one): the written
+  ones leave out entries whose image failed the check; the files as fetched stay in ``originals/``
+  (same names, a folder of their own so nothing that reads or globs ``mscoco2014/*.json`` finds two copies).
 """
 from __future__ import annotations
 
@@ -150,6 +157,42 @@ def is_wnid(name: str) -> bool:
 
 def coco_train_image(image_id: int) -> str:
     return f"train2014/COCO_train2014_{int(image_id):012d}.jpg"
+
+
+def listed_image(entry) -> str:
+    """The image of a Karpathy/Flickr list entry (``""`` when it names none: the check counts a bad row)."""
+    return str(entry.get("image", "")) if isinstance(entry, dict) else ""
+
+
+def caption_row_image(row) -> str:
+    """The training image of a ``captions_train.json`` row (``""`` when it has no usable id)."""
+    try:
+        return coco_train_image(row["image_id"])
+    except (KeyError, TypeError, ValueError):
+        return ""
+
+
+ORIGINALS = "originals"
+COCO_LISTS = {"captions_train.json": "train", "coco_karpathy_val.json": "val", "coco_karpathy_test.json": "test"}
+XTUNE_TRAIN_PREFIX = "train2014/COCO_train2014_000000"
+
+
+def xtune_train_image(image_id) -> str:
+    """The training image path XTune's ``ITC_Mscoco`` builds from a ``captions_train.json`` row's id."""
+    return XTUNE_TRAIN_PREFIX + str(image_id) + ".jpg"
+
+
+def xtune_image_id(image_id) -> str | None:
+    """The id as XTune's recipe needs it to name ``coco_train_image(image_id)``: 6 zero-padded digits; None
+    for an id the recipe cannot name (7 digits or more)."""
+    number = int(image_id)
+    return f"{number:06d}" if 0 <= number < 10 ** 6 else None
+
+
+def source_list(root: Path, name: str) -> Path:
+    """A list as fetched: ``originals/<name>`` once a run rewrote ``<name>``, else ``<name>`` itself."""
+    kept = root / ORIGINALS / name
+    return kept if kept.is_file() else root / name
 
 
 def captions_train(official: dict) -> list[dict]:

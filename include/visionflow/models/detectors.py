@@ -173,6 +173,23 @@ def _load(spec: str, settings: dict) -> Detector:
     raise BadInputError(f"detector spec {spec!r}: use centerface, onnx:<model.onnx> or torchvision:<weights.pth>")
 
 
+def detector_labels(spec: str, settings: dict | None = None) -> list[str]:
+    """The class list of a detector spec, without loading its model where the list is known without it:
+    curation names classes by index on a worker that may have neither the GPU nor the model file the
+    tracking step used."""
+    kind = (spec or "centerface").partition(":")[0].strip().lower()
+    settings = dict(settings or {})
+    if kind == "centerface":
+        return list(CenterFaceDetector.labels)
+    if kind == "onnx" and settings.get("labels"):
+        return read_labels(settings["labels"], f"detector {spec!r}")
+    if kind == "torchvision":
+        from include.visionflow.models.torchvision_detector import coco_labels
+
+        return coco_labels(spec)
+    return list(cached_detector(spec, settings).labels)  # an ONNX model's own class count names its classes
+
+
 _cache: dict[tuple, Detector] = {}
 _cache_lock = threading.Lock()
 

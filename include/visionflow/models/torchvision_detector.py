@@ -15,12 +15,23 @@ from include.visionflow.models.detectors import Detections, _clip_boxes, _scaled
 log = logging.getLogger(__name__)
 
 
+def coco_labels(what: str) -> list[str]:
+    """The 91 COCO class names (index = the model's label). They ship in torchvision's code (the weights
+    enum's metadata): nothing is downloaded, no model is built."""
+    try:
+        from torchvision.models.detection import FasterRCNN_ResNet50_FPN_V2_Weights
+    except ImportError as err:
+        raise BadInputError(f"detector {what} needs torch and torchvision: pip install torch torchvision "
+                            "(CPU or CUDA build)") from err
+    return list(FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1.meta["categories"])
+
+
 class TorchvisionDetector:
     def __init__(self, path: Path, score_threshold: float = 0.1, max_side: int | None = None, device: str = "cpu",
                  batch_size: int = 4, min_size: int = 800, **_):
         try:
             import torch
-            from torchvision.models.detection import FasterRCNN_ResNet50_FPN_V2_Weights, fasterrcnn_resnet50_fpn_v2
+            from torchvision.models.detection import fasterrcnn_resnet50_fpn_v2
         except ImportError as err:
             raise BadInputError(f"detector torchvision:{path} needs torch and torchvision: "
                                 "pip install torch torchvision (CPU or CUDA build)") from err
@@ -40,8 +51,7 @@ class TorchvisionDetector:
             raise BadInputError(f"{path} is not a fasterrcnn_resnet50_fpn_v2 COCO state dict: {err}") from err
         self.model = model.eval().to(self.device)
         self.name = f"torchvision:{path.name}"
-        # The class names ship in torchvision's code (the weights enum's metadata); nothing is downloaded.
-        self.labels = list(FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1.meta["categories"])
+        self.labels = coco_labels(self.name)
         self.max_side, self.batch_size = max_side, max(1, int(batch_size))
         self.lock = threading.Lock()
 

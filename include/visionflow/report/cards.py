@@ -33,7 +33,23 @@ def openimages() -> Card:
     )
 
 
-def flickr() -> Card:
+def _flickr_naming(suffixes: dict[str, str]) -> str:
+    """Which loader the downloaded images' names serve, and what each downloaded subset used."""
+    text = ("Image file names follow `flickr_cc_download`'s `file_suffix`. Empty (the default): each image is "
+            "exactly `<root_dir>/<local_file>`, as upstream's `download_subset.py` names it; it serves the "
+            "memmap read above, visionflow's `MemmapFileList` and any loader that opens the listed names. "
+            "`-256p`: `<name>-256p.jpg`, the name the paper's `MemMapImageListDataset` (continuous_ssl_problem) "
+            "opens, since it rewrites `.jpg` to `-256p.jpg` in every memmap entry; set its `base_dir` to the "
+            "image root. The lists and memmaps hold `local_file` either way (that loader adds the suffix itself).")
+    if suffixes:
+        used = "; ".join(f"`{subset}`: {f'`{sfx}`' if sfx else 'none (exact names)'}"
+                         for subset, sfx in sorted(suffixes.items()))
+        text += f" Suffix of the last download of each subset here (its `summary.json`): {used}."
+    return text
+
+
+def flickr(suffixes: dict[str, str] | None = None) -> Card:
+    """:param suffixes: subset -> the ``file_suffix`` its last download used (from its summary.json)"""
     return Card(
         title="Flickr-CC (uncurated Creative-Commons Flickr images)",
         what="The uncurated Flickr image lists of 'The Challenges of Continuous Self-Supervised Learning' "
@@ -51,7 +67,8 @@ def flickr() -> Card:
                 "\npath = files[0].decode()  # relative to the image root\n```\n"
                 "The lists are `id \\t url \\t local_file` (gzip TSV). Subsets keep the paper's names for its "
                 "sizes (`flickr-0.1M.tsv.gz` ... `flickr-500M.tsv.gz`, in millions of lines); smaller trial "
-                "subsets are named by their line count (`flickr-50k.tsv.gz`, `flickr-50.tsv.gz`).",
+                "subsets are named by their line count (`flickr-50k.tsv.gz`, `flickr-50.tsv.gz`).\n\n"
+                + _flickr_naming(suffixes or {}),
         lists=["lists/"],
         layout="`meta/<day>/` daily TSVs and crawl.json, `lists/` lists + MD5SUMS + memmaps, `images/...` JPEGs.",
         # one latest report per DAG (report.families.FLICKR_DAGS): they share this root
@@ -143,7 +160,18 @@ def clip_images() -> Card:
                 "2014.",
         loading="Point the trainer's data root (`$DATA` in Dassl) at this folder; each dataset's loader finds "
                 "its own folder (`caltech-101/`, `mini-imagenet/`, `mscoco2014/`, `flickr/`, `flickr5k/`). "
-                "`layout_report.json` in each folder lists what the last run checked and anything missing.",
+                "`layout_report.json` in each folder lists what the last run checked and anything missing.\n\n"
+                "MSCOCO 2014: `captions_train.json`, `coco_karpathy_val.json` and `coco_karpathy_test.json` list "
+                "only entries whose image is present and readable, because XTune's `ITC_Mscoco` (through Dassl's "
+                "`Datum`) asserts that every listed file exists; `layout_report.json` counts what was left out "
+                "per list and reason (`left_out`). The files as fetched are kept unchanged in "
+                "`mscoco2014/originals/` (same names; a folder of their own, so nothing reading "
+                "`mscoco2014/*.json` sees two copies), and each run rebuilds the lists from them. "
+                "`captions_train.json` serves XTune's recipe `train2014/COCO_train2014_000000 + str(image_id) + "
+                "'.jpg'`: its `image_id` is the COCO id as 6 zero-padded digits (`\"000009\"`), which that recipe "
+                "turns into the real 12-digit name; ids of 7 digits or more cannot be named by it and are left "
+                "out (`id_over_6_digits`). `originals/captions_train.json` keeps the integer ids of COCO's own "
+                "annotations (`train2014/COCO_train2014_<id:012d>.jpg`) for other readers.",
         lists=["caltech-101/split_zhou_Caltech101.json", "mini-imagenet/classnames.txt", "mscoco2014/",
                "flickr/", "flickr5k/", "dataset_info.json"],
         layout="`caltech-101/101_ObjectCategories/<class>/*.jpg`, `mini-imagenet/{train,val,test}/<wnid>/`, "

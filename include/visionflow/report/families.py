@@ -35,6 +35,18 @@ def _flickr(storage: Storage, title: str, run_id: str, family: str, **report) ->
     return publish(storage, title, run_id, family, latest=latest_of(FLICKR_DAGS[family]), **report)
 
 
+def _flickr_card(storage: Storage):
+    """The Flickr card with each downloaded subset's ``file_suffix``: the three DAGs rewrite one card, so
+    each reads the naming from the download summaries rather than only from its own run."""
+    suffixes = {}
+    for rel in storage.list("_work/flickr_download"):
+        parts = rel.split("/")
+        if len(parts) == 4 and parts[3] == "summary.json":
+            summary = _json(storage, rel)
+            suffixes[summary.get("subset", parts[2])] = str(summary.get("file_suffix", ""))
+    return cards.flickr(suffixes)
+
+
 def openimages(storage: Storage, run_id: str) -> str:
     run = collect_work(storage, work_rel("openimages", run_id))
     summary = {f"{split} {k}": v for split in run.groups
@@ -51,7 +63,7 @@ def flickr_download(storage: Storage, images: Storage, subset: str, run_id: str)
     run = collect_work(storage, work)
     summary = {k: v for k, v in _json(storage, f"{work}/summary.json").items() if not isinstance(v, dict)}
     return _flickr(storage, f"Flickr-CC download of {subset} — run {run_id}", run_id, "flickr_download",
-                   card=cards.flickr(), run=run, summary=summary,
+                   card=_flickr_card(storage), run=run, summary=summary,
                    samples=[thumbnails(images, run, f"{subset}: sampled images")])
 
 
@@ -88,7 +100,7 @@ def flickr_crawl(storage: Storage, day: str, run_id: str) -> str:
                   colours={k: "#1565c0" for k in licences}),
              Histogram(f"Upload hour (UTC), {day}", hours, "hour of day", edges=list(range(25)))]
     return _flickr(storage, f"Flickr-CC crawl of {day} — run {run_id}", run_id, "flickr_crawl",
-                   card=cards.flickr(), summary=summary, extra_plots=plots)
+                   card=_flickr_card(storage), summary=summary, extra_plots=plots)
 
 
 def flickr_subsets(storage: Storage, run_id: str) -> str:
@@ -98,8 +110,8 @@ def flickr_subsets(storage: Storage, run_id: str) -> str:
     summary = {name: f"{lines:,} lines, md5 {md5}" for name, (md5, lines) in lists.items()}
     plots = [Bars("Lines per list", {n: lines for n, (_, lines) in lists.items()}, "lines",
                   colours={n: "#1565c0" for n in lists})]
-    return _flickr(storage, f"Flickr-CC lists — run {run_id}", run_id, "flickr_subsets", card=cards.flickr(),
-                   summary=summary, extra_plots=plots)
+    return _flickr(storage, f"Flickr-CC lists — run {run_id}", run_id, "flickr_subsets",
+                   card=_flickr_card(storage), summary=summary, extra_plots=plots)
 
 
 def kinetics(storage: Storage, dataset: str, run_id: str) -> str:

@@ -18,7 +18,26 @@ log = logging.getLogger(__name__)
 PROBED_VIDEOS = 200  # durations come from opening each video: a sample, evenly spread, is enough for the shape
 
 
-def trackverse_card(domain: str) -> Card:
+def _subset_loading(domain: str, record_format: str) -> str:
+    """How to read the subsets, in the field set the run wrote them (tracking.records)."""
+    subset = f"tracks_subsets/{domain}/<name>.jsonl.gzip"
+    if str(record_format) == "2024":  # a templated "2024" is rendered as a number
+        return ("Subsets are in the **2024** record format, the v1 pipeline's fields (`record_format=2024`), "
+                "for code of TrackVerse's 2024 pipeline (its `download_tracks.py` reads `fn` and `track_bbox`):"
+                "\n```python\nimport gzip, json\nfor line in gzip.open("
+                f"'{subset}', 'rt'):\n    rec = json.loads(line)\n    clip = 'tracks_mp4/{domain}/' + rec['fn']\n"
+                "    # track_ts, track_bbox (x, y, w, h px) per frame; top10_lbl: indices into the detector's "
+                "classes; top10_desc: their names\n```")
+    return ("Subsets are in the **release** record format (the default, `record_format=release`): the fields "
+            "of TrackVerse's 2025 release, which its current loader (`download_tracks.py` on MMPLab/TrackVerse "
+            "`main`) reads; `record_format=2024` writes the v1 pipeline's `fn`/`track_bbox` fields instead."
+            "\n```python\nimport gzip, json\nfor line in gzip.open("
+            f"'{subset}', 'rt'):\n    rec = json.loads(line)\n    clip = 'tracks_mp4/' + rec['track_mp4_filename']\n"
+            "    # frame_ts and frame_bboxes (x, y, w, h px) per frame; track_ts = [start, end];\n"
+            "    # top10_label_ids: indices into the detector's classes; top10_label_names: their names\n```")
+
+
+def trackverse_card(domain: str, record_format: str = "release") -> Card:
     return Card(
         title=f"TrackVerse ({domain})",
         what="Object tracks from videos, as TrackVerse (MMPLab) builds them: scene segments kept by the "
@@ -28,18 +47,19 @@ def trackverse_card(domain: str) -> Card:
         licence="The videos and the clips cut from them belong to their YouTube uploaders and are governed by "
                 "YouTube's terms: use them for research and do not redistribute them. Faces are blurred in "
                 "`videos_blurred/` and the clips when `blur_faces` was on. Cite TrackVerse when you use it.",
-        loading="```python\nimport gzip, json\ntracks = [json.loads(l) for l in gzip.open("
-                f"'tracks_meta/{domain}/<yid[:2]>/<yid>-meta.jsonl.gzip', 'rt')]\n"
-                "# yid, fn (clip under tracks_mp4/<domain>/), track_ts, track_bbox (x, y, w, h px), top10_desc\n```",
+        loading=_subset_loading(domain, record_format) + "\n\nThe per-video files "
+                f"`tracks_meta/{domain}/<yid[:2]>/<yid>-meta.jsonl.gzip` keep the pipeline's own layout (`yid`, "
+                "`fn`, `track_ts`, `track_bbox`, `top10_lbl` as class names, `top10_desc`), whatever the "
+                "subsets' format; `summary.json` records the `record_format`.",
         lists=[f"tracks_subsets/{domain}/", "summary.json"],
         layout="`videos_mp4/`, `videos_blurred/`, `videos_segm/` (scenes, kept segments, filter scores), "
                f"`tracks_meta/{domain}/`, `tracks_mp4/{domain}/`, `tracks_subsets/{domain}/`.",
     )
 
 
-def write_trackverse_card(storage: Storage, domain: str = "faces") -> str:
+def write_trackverse_card(storage: Storage, domain: str = "faces", record_format: str = "release") -> str:
     """The dataset card ``README.md``, its file table read once summary.json and the subsets are written."""
-    return write_card(storage, trackverse_card(domain))
+    return write_card(storage, trackverse_card(domain, record_format))
 
 
 def _segment_plots(storage: Storage, yids: list[str]) -> tuple[list, int]:

@@ -68,6 +68,8 @@ def clip_datasets(storage: Storage, run_id: str, dataset: str) -> str:
     summary = {f"{split} ok": n for split, n in sorted(per_split.items())}
     summary.update({f"image mode {m}": n for m, n in layout.get("image_modes", {}).items()})
     summary["tree incomplete"] = "; ".join(layout.get("tree", {}).get("missing", [])) or "no"
+    for name, reasons in layout.get("left_out", {}).items():  # entries a Dassl loader would have failed on
+        summary[f"left out of {name}"] = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())) or "none"
     plots = [Bars("Images per split (ok)", dict(per_split), "images", colours={k: BLUE for k in per_split}),
              Bars(f"Images per class folder ({top(classes)})", dict(classes.most_common(TOP_CLASSES)), "images",
                   colours={k: BLUE for k in classes})]

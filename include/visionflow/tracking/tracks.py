@@ -158,6 +158,9 @@ def track_id(yid: str, track: Track) -> str:
 
 
 def track_record(yid: str, track: Track, labels: list[str], size: tuple, segment: tuple[float, float]) -> dict:
+    """The ``tracks_meta`` line of a kept track."""
+    from include.visionflow.tracking.records import TrackRecord
+
     logits = np.stack(track.logits)
     weighted = logits * np.asarray(track.scores, np.float32)[:, None]
     order = np.argsort(-weighted.mean(0), kind="stable")[: min(10, len(labels))]
@@ -166,14 +169,12 @@ def track_record(yid: str, track: Track, labels: list[str], size: tuple, segment
     tid = track_id(yid, track)
     name = file_label(descs[0])
     (logit_mu, logit_std), (wlogit_mu, wlogit_std) = _moments(logits[:, order]), _moments(weighted[:, order])
-    return {
-        "yid": yid, "tid": tid, "fn": f"{yid[:2]}/{yid}-{name}-{tid}.mp4", "video_size": [int(size[0]), int(size[1])],
-        "segment": [round(segment[0], 3), round(segment[1], 3)],
-        "track_ts": track.ts, "track_bbox": track.boxes,
-        "top10_lbl": [labels[c] for c in order], "top10_desc": descs,
-        "top10_logit_mu": logit_mu, "top10_logit_std": logit_std,
-        "top10_wlogit_mu": wlogit_mu, "top10_wlogit_std": wlogit_std,
-    }
+    return TrackRecord(
+        yid=yid, tid=tid, fn=f"{yid[:2]}/{yid}-{name}-{tid}.mp4", video_size=[int(size[0]), int(size[1])],
+        segment=[round(segment[0], 3), round(segment[1], 3)], ts=track.ts, boxes=track.boxes,
+        label_ids=order, label_names=[labels[c] for c in order], descs=descs,
+        logit_mu=logit_mu, logit_std=logit_std, wlogit_mu=wlogit_mu, wlogit_std=wlogit_std,
+    ).meta()
 
 
 def _moments(values: np.ndarray) -> tuple[list[float], list[float]]:

@@ -25,6 +25,11 @@ def resolve_day(explicit: Any, context) -> str:
     return parse_day(run_after - timedelta(days=1)).isoformat()
 
 
+def suffix(value: Any) -> str:
+    """The templated ``file_suffix``; empty when left unset."""
+    return str(value) if is_set(value) else ""
+
+
 class CrawlFlickrDayOperator(VisionflowOperator):
     """Crawl one UTC day of CC photos into ``meta/<day>/``; emits an asset event for the day.
 
@@ -86,19 +91,22 @@ class PlanFlickrDownloadOperator(VisionflowOperator):
     :param subset: list file name under ``lists/`` (templated)
     :param min_shard: rows per shard unless that leaves fewer than ``parallelism`` shards (templated)
     :param parallelism: shards to make at least, when the list has rows enough (templated)
+    :param file_suffix: the image names' suffix; shards of another naming are kept apart (templated)
     """
 
-    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "subset", "min_shard", "parallelism")
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "subset", "min_shard", "parallelism",
+                                      "file_suffix")
 
-    def __init__(self, *, subset: str, min_shard: Any = 1000, parallelism: Any = 1, **kwargs):
+    def __init__(self, *, subset: str, min_shard: Any = 1000, parallelism: Any = 1, file_suffix: Any = "",
+                 **kwargs):
         super().__init__(**kwargs)
-        self.subset, self.min_shard, self.parallelism = subset, min_shard, parallelism
+        self.subset, self.min_shard, self.parallelism, self.file_suffix = subset, min_shard, parallelism, file_suffix
 
     def run(self, context) -> list[dict]:
         from include.visionflow.datasets.flickr import plan_download
 
         specs = plan_download(self.storage(), str(self.subset), as_int(self.min_shard, "min_shard_rows", 1000),
-                              as_int(self.parallelism, "parallelism", 1))
+                              as_int(self.parallelism, "parallelism", 1), suffix(self.file_suffix))
         return [s.to_xcom() for s in specs]
 
 
@@ -107,17 +115,20 @@ class DownloadFlickrShardOperator(VisionflowOperator):
 
     :param shard: a shard spec from the plan (templated, usually mapped)
     :param root_dir: where images go; empty means ``output_root`` (templated)
+    :param file_suffix: inserted before ``.jpg`` in each written name, e.g. ``-256p``; empty: as listed (templated)
     """
 
     template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "shard", "root_dir", "short_side",
-                                      "quality", "fetch_deadline_s", "opt_out_directives")
+                                      "quality", "fetch_deadline_s", "opt_out_directives", "file_suffix")
 
     def __init__(self, *, shard: Any, root_dir: Any = "", short_side: Any = 256, quality: Any = 75,
                  fetch_deadline_s: Any = 120,
-                 opt_out_directives: Any = ("noai", "noimageai", "noindex", "noimageindex"), **kwargs):
+                 opt_out_directives: Any = ("noai", "noimageai", "noindex", "noimageindex"), file_suffix: Any = "",
+                 **kwargs):
         super().__init__(**kwargs)
         self.shard, self.root_dir, self.short_side, self.quality = shard, root_dir, short_side, quality
         self.fetch_deadline_s, self.opt_out_directives = fetch_deadline_s, opt_out_directives
+        self.file_suffix = file_suffix
 
     def run(self, context) -> dict:
         from include.visionflow import settings
@@ -128,7 +139,7 @@ class DownloadFlickrShardOperator(VisionflowOperator):
         storage = self.storage()
         root = self.storage(self.root_dir) if is_set(self.root_dir) else storage
         cfg = DownloadConfig(short_side=as_int(self.short_side, "short_side"), quality=as_int(self.quality, "quality"),
-                             threads=settings.default_threads())
+                             threads=settings.default_threads(), file_suffix=suffix(self.file_suffix))
         fetcher = image_fetcher(self.fetch_deadline_s, self.opt_out_directives)
         stats = download_shard(storage, root, ShardSpec.from_xcom(self.shard), cfg, fetcher)
         self.log.info("shard %s: %s images under %s (%s)", stats.shard_id, stats.ok, root.uri("images"), stats.counts)
@@ -136,19 +147,20 @@ class DownloadFlickrShardOperator(VisionflowOperator):
 
 
 class SummarizeFlickrDownloadOperator(VisionflowOperator):
-    """Totals of every shard manifest into ``_work/flickr_download/<stem>/summary.json``."""
+    """Totals of every shard manifest, and the images' ``file_suffix``, into
+    ``_work/flickr_download/<stem>/summary.json``."""
 
-    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "shards", "subset")
+    template_fields: Sequence[str] = (*VisionflowOperator.template_fields, "shards", "subset", "file_suffix")
 
-    def __init__(self, *, shards: Any, subset: str, **kwargs):
+    def __init__(self, *, shards: Any, subset: str, file_suffix: Any = "", **kwargs):
         super().__init__(**kwargs)
-        self.shards, self.subset = shards, subset
+        self.shards, self.subset, self.file_suffix = shards, subset, file_suffix
 
     def run(self, context) -> dict:
         from include.visionflow.datasets.flickr import summarize_download
 
         specs = shard_specs(self.shards)
-        summary = summarize_download(self.storage(), specs, str(self.subset))
+        summary = summarize_download(self.storage(), specs, str(self.subset), suffix(self.file_suffix))
         self.log.info("%s: %s", self.subset, summary["counts"])
         return summary
 

@@ -132,9 +132,9 @@ class TrackTrackVerseObjectsOperator(TrackVerseShardOperator):
 
 
 class CurateTrackVerseOperator(VisionflowOperator):
-    """The run's end: ``summary.json`` (counts per step), then step 7, the curated subsets
-    (``tracks_subsets/<domain>/<name>.jsonl.gzip``), then the dataset card ``README.md`` over them. Fails the
-    run when no video could be downloaded at all.
+    """The run's end: ``summary.json`` (counts per step, the subsets' ``record_format``), then step 7, the
+    curated subsets (``tracks_subsets/<domain>/<name>.jsonl.gzip``), then the dataset card ``README.md`` over
+    them. Fails the run when no video could be downloaded at all.
 
     One task, not two: each is a fraction of a second of work, and a task of its own cost a scheduling round and
     a process start (bench case 23). Returns the counts and the subsets' names and sizes."""
@@ -149,9 +149,10 @@ class CurateTrackVerseOperator(VisionflowOperator):
         from include.visionflow.datasets import trackverse, trackverse_tracks
         from include.visionflow.report.video_families import write_trackverse_card
 
-        storage = self.storage()
+        storage, cfg = self.storage(), track_config(self.settings)
         specs = shard_specs(self.shards)
-        report = trackverse.summary(storage, specs, (*trackverse.STAGES, *trackverse_tracks.STAGES))
+        report = trackverse.summary(storage, specs, (*trackverse.STAGES, *trackverse_tracks.STAGES),
+                                    record_format=cfg.record_format)
         downloaded = report["stages"].get("download", {}).get("counts", {}).get("ok", 0)
         if specs and not downloaded:
             from airflow.sdk.exceptions import AirflowFailException
@@ -160,9 +161,8 @@ class CurateTrackVerseOperator(VisionflowOperator):
                                        f"manifests under {storage.uri(work_key(context['run_id']))}")
         self.log.info("trackverse: %s videos, %s segments kept; summary in %s", report["videos"],
                       report["segments_kept"], storage.uri("summary.json"))
-        config = track_config(self.settings)
-        subsets = trackverse_tracks.curate(storage, config)
+        subsets = trackverse_tracks.curate(storage, cfg)
         self.log.info("curated subsets: %s", subsets)
         # Here, not in the report beside this task: the card lists the files just written.
-        self.log.info("dataset card: %s", write_trackverse_card(storage, config.domain))
+        self.log.info("dataset card: %s", write_trackverse_card(storage, cfg.domain, cfg.record_format))
         return {"videos": report["videos"], "segments_kept": report["segments_kept"], "subsets": subsets}
