@@ -145,7 +145,15 @@ def adaclip(dataset: str = "msrvtt", frames_dir: str = "<data_root>/frames/msrvt
     )
 
 
-def clip_images() -> Card:
+# Dassl's dataset class names and the folder each reads under DATASET.ROOT (Dassl is not on the registry;
+# its datasets/*.py: Caltech101 "caltech-101", MiniImageNet "mini-imagenet").
+DASSL_NAMES = {"caltech101": "Caltech101", "mini_imagenet": "MiniImageNet"}
+
+
+def clip_images(storage: Storage | None = None, dataset: str = "caltech101") -> Card:
+    root = storage.uri("").rstrip("/") if storage is not None else "<this folder>"
+    dassl = (f"\n\nIn a Dassl / CoOp config (CoOp's `train.py --root` sets the same):\n```yaml\nDATASET:\n  ROOT: "
+             f"{json.dumps(root)}\n  NAME: {DASSL_NAMES[dataset]}\n```" if dataset in DASSL_NAMES else "")
     return Card(
         title="CLIP fine-tuning image sets (XTune)",
         what="Image classification and retrieval sets in the layouts CLIP fine-tuning code (Dassl-style "
@@ -160,7 +168,8 @@ def clip_images() -> Card:
                 "2014.",
         loading="Point the trainer's data root (`$DATA` in Dassl) at this folder; each dataset's loader finds "
                 "its own folder (`caltech-101/`, `mini-imagenet/`, `mscoco2014/`, `flickr/`, `flickr5k/`). "
-                "`layout_report.json` in each folder lists what the last run checked and anything missing.\n\n"
+                "`layout_report.json` in each folder lists what the last run checked and anything missing."
+                + dassl + "\n\n"
                 "MSCOCO 2014: `captions_train.json`, `coco_karpathy_val.json` and `coco_karpathy_test.json` list "
                 "only entries whose image is present and readable, because XTune's `ITC_Mscoco` (through Dassl's "
                 "`Datum`) asserts that every listed file exists; `layout_report.json` counts what was left out "

@@ -75,6 +75,6 @@ def clip_datasets(storage: Storage, run_id: str, dataset: str) -> str:
                   colours={k: BLUE for k in classes})]
     sampled = spread([r for r in ok if r.get("output")], THUMBNAILS)
     sheet = Sheet(f"{dataset}: sampled images", [[f"{root}/{r['output']}"] for r in sampled], storage=storage)
-    return publish(storage, f"CLIP {dataset} — run {run_id}", run_id, "clip_datasets", cards.clip_images(),
-                   latest=f"report-clip_datasets-{dataset}.html", run=run, summary=summary, extra_plots=plots,
+    return publish(storage, f"CLIP {dataset} — run {run_id}", run_id, "clip_datasets",
+                   cards.clip_images(storage, dataset), latest=f"report-clip_datasets-{dataset}.html", run=run, summary=summary, extra_plots=plots,
                    samples=[sheet])
