@@ -261,6 +261,8 @@ def summarize_download(storage: Storage, specs: list[ShardSpec], subset: str, fi
     summary = merge_stats([read_stats(storage, s.stats_rel) for s in specs])
     summary["subset"] = subset
     summary["file_suffix"] = check_suffix(file_suffix)
+    # The cut's folder (``<stem>_rows<N>[<suffix>]``): the run report reads this run's manifests from it.
+    summary["work"] = specs[0].rel.split("/shards/", 1)[0] if specs else ""
     storage.write_text(f"{work_rel('flickr_download', subset_stem(subset))}/summary.json", json.dumps(summary, indent=1))
     return summary
 

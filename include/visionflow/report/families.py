@@ -57,14 +57,38 @@ def openimages(storage: Storage, run_id: str) -> str:
 
 
 def flickr_download(storage: Storage, images: Storage, subset: str, run_id: str) -> str:
+    """Downloaded images (a contact sheet), failed ones with their reasons (the failed table and the reasons
+    plot), the resized sizes and the images/s of every shard, read from the manifests of the cut this run
+    used (``summary.json``'s ``work``; before it was recorded, a cut of the subset found by name)."""
     from include.visionflow.datasets.flickr_layout import subset_stem
 
-    work = work_rel("flickr_download", subset_stem(subset))
-    run = collect_work(storage, work)
-    summary = {k: v for k, v in _json(storage, f"{work}/summary.json").items() if not isinstance(v, dict)}
+    stem = subset_stem(subset)
+    summary_rel = f"{work_rel('flickr_download', stem)}/summary.json"
+    raw = _json(storage, summary_rel)
+    work = raw.get("work") or _newest_cut(storage, stem)
+    run = collect_work(storage, work) if work else None
+    summary = {k: v for k, v in raw.items() if not isinstance(v, dict)}
+    plots, samples = [], []
+    if run is not None:
+        fresh = [r for r in run.ok() if r.get("width") and r.get("height")]
+        plots = [Histogram("Resized long side", [max(r["width"], r["height"]) for r in fresh], "pixels"),
+                 Histogram("Resized file size", [r["bytes"] / 1024 for r in fresh if r.get("bytes")], "KiB"),
+                 Bars("Images per second, per shard",
+                      {f"shard {s['shard']}": round((s.get("total", 0) - s.get("reused", 0)) / s["seconds"], 1)
+                       for s in sorted(run.shards, key=lambda s: s["shard"]) if s.get("seconds")},
+                      "images/s", colours={f"shard {s['shard']}": "#1565c0" for s in run.shards})]
+        samples = [thumbnails(images, run, f"{subset}: sampled downloaded images")]
     return _flickr(storage, f"Flickr-CC download of {subset} — run {run_id}", run_id, "flickr_download",
-                   card=_flickr_card(storage), run=run, summary=summary,
-                   samples=[thumbnails(images, run, f"{subset}: sampled images")])
+                   card=_flickr_card(storage), run=run, summary=summary, samples=samples, extra_plots=plots)
+
+
+def _newest_cut(storage: Storage, stem: str) -> str:
+    """A cut folder of ``stem`` (the last by name), for summaries written before ``work`` was recorded."""
+    prefix = f"{work_rel('flickr_download', stem)}_rows"
+    stats = [k for k in storage.list("_work/flickr_download") if k.startswith(prefix) and k.endswith(".stats.json")]
+    if not stats:
+        return ""
+    return max(stats).split("/manifests/", 1)[0]
 
 
 def _day_rows(storage: Storage, rel: str) -> tuple[Counter, list[float]]:
