@@ -14,6 +14,7 @@ RUN pip install --no-cache-dir --no-deps \
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
 COPY --chown=airflow:0 include/ /opt/airflow/include/
+COPY --chown=airflow:0 docs/ /opt/airflow/docs/
 
 # `from include.visionflow import ...` needs the project root on the import path.
 ENV PYTHONPATH=/opt/airflow \

@@ -1,22 +1,7 @@
-"""
-### ActivityNet-QA for Qwen2-VL fine-tuning (LLaMA-Factory sharegpt video dataset)
+"""ActivityNet-QA for Qwen2-VL fine-tuning (LLaMA-Factory sharegpt video dataset).
 
-The XTune guide's `generate_llama_json_limit_frames.py -name val_q -type val -n 500 -seconds 20` as a run:
-
-1. **plan**: questions (`questions_json`, default MILVLG's `dataset/<name>.json`) joined with answers
-   (`answers_json`, default `dataset/<type>_a.json`) on `question_id`; each question's video is the file
-   with stem `v_<video_name>` (`.mp4`, `.mkv`, `.webm`) found in one index of `videos_dir`;
-2. **probe** (one mapped task per shard of videos): the video stream's duration, else the container's (many
-   mkv/webm files have only the latter);
-3. **write**: in question order, questions whose video lasts more than `seconds`, stopping at `n`, to
-   `<data_dir>/activitynet_qa_<type>_<n>_limit_<seconds>s.json` (`<video>question?` / answer messages and a
-   `videos` list of absolute paths), and its entry of the same name merged into `<data_dir>/dataset_info.json`
-   (other entries are kept; concurrent runs take turns on a lock file).
-
-Unmatched questions, missing, unreadable and too-short videos are counted with examples in the run's
-`report.json` (`<data_dir>/_work/activitynet_qa/<run>/`) and in the log; **run_report** draws them, with the
-durations of the kept videos, in `<data_dir>/reports/activitynet_qa/<run>/report.html` (the latest also as
-`<data_dir>/report-activitynet_qa.html`). Unscheduled: trigger it.
+Params, outputs, examples: ``docs/activitynet_qa.md``; each DAG's ``doc_md`` is its block there
+(:mod:`visionflow_airflow.docs`).
 """
 from __future__ import annotations
 
@@ -25,6 +10,7 @@ from airflow.sdk import DAG, Param
 
 from visionflow_airflow import params as p
 from visionflow_airflow.common import dag_kwargs
+from visionflow_airflow.docs import dag_doc
 from visionflow_airflow.operators.report import WriteRunReportOperator
 from visionflow_airflow.operators.xtune_video import (
     PlanActivityNetQAOperator,
@@ -62,7 +48,7 @@ with DAG(
                              "hard links (else symlinks) under data_dir/videos/<entry>/. The card gives the "
                              "matching LLaMA-Factory media_dir."),
     },
-    **dag_kwargs(__doc__, ["video", "xtune", "llamafactory"]),
+    **dag_kwargs(dag_doc("activitynet_qa", "activitynet_qa"), ["video", "xtune", "llamafactory"]),
 ) as dag:
     plan = PlanActivityNetQAOperator(
         task_id="plan", questions_json="{{ params.questions_json }}", answers_json="{{ params.answers_json }}",

@@ -1,40 +1,7 @@
-"""
-### CLIP image datasets (Intel XTune guide: Caltech101, mini-ImageNet, MSCOCO 2014, Flickr30k, Flickr5k)
+"""CLIP image datasets (Intel XTune guide: Caltech101, mini-ImageNet, MSCOCO 2014, Flickr30k, Flickr5k).
 
-Prepares one `dataset` under `data_root` (a local folder) in the layout XTune's CLIP loaders read:
-
-| dataset | layout under `data_root` |
-|---|---|
-| caltech101 | `caltech-101/101_ObjectCategories/<class>/*.jpg`, `caltech-101/split_zhou_Caltech101.json` |
-| mini_imagenet | `mini-imagenet/{train,val,test}/<wnid>/*`, `mini-imagenet/classnames.txt` |
-| mscoco2014 | `mscoco2014/{train2014,val2014}/`, `captions_train.json`, `coco_karpathy_{val,test}.json` |
-| flickr30k | `flickr/flickr30k-images/*.jpg`, `flickr/flickr30k_{train,val,test}.json` |
-| flickr5k | `flickr5k/flickr5k-images/*.jpg`, `flickr5k/flickr5k_{train,val,test}.json` |
-
-1. **fetch** — archives are downloaded into `data_root/_downloads/<dataset>/` (resumed after a cut, checked
-   against the md5/sha256 registry kept in the repo, `include/visionflow/checksums.json`; a file it does not know
-   is accepted with a warning) or used in place when given as local paths, then extracted safely (absolute
-   paths, `..`, links out of the folder, devices, FIFOs, duplicates and bombs refused, naming the member) into a
-   temporary folder that is renamed into place when complete. What is already in place is kept.
-2. **annotate** — derives what was not given: Caltech101's split is made as Dassl makes it (ignored classes,
-   renames, 50/20/30 per class with Python's rounding, same JSON formatting) but over **sorted** file names with
-   `seed`, so it is reproducible (upstream's is not); `classnames.txt` from CLIP's ImageNet class names for the
-   wnids present; COCO's `captions_train.json` from the official `captions_train2014.json`; Flickr's doubled
-   `.json.json` names become `.json`.
-3. **plan / check** — every image the lists name is checked (exists, safe path, opens) over shards; COCO train
-   images are `COCO_train2014_<id padded to 12 digits>.jpg`.
-4. **report** — `<dataset folder>/layout_report.json`: images per split, missing files with examples, the
-   expected tree; for caltech101 the `dataset_info.json` entry the trainer reads. The run fails when the tree is
-   incomplete; listed images that are missing are reported, not fatal. For mscoco2014 the lists are rewritten
-   so that XTune's loader (which asserts every file exists) reads them whole: entries whose image failed the
-   check are left out (`left_out` in the report), `captions_train.json` holds each id as 6 zero-padded digits
-   for XTune's `COCO_train2014_000000` + id recipe; the files as fetched stay in `mscoco2014/originals/`.
-   **run_report**: images per split and per class folder, sizes, a contact sheet, in
-   `data_root/reports/clip_datasets/<run>/report.html` (the latest also as
-   `data_root/report-clip_datasets-<dataset>.html`; a failed fetch leaves no dataset folder).
-
-Inputs that live only behind Kaggle or Google Drive (mini-ImageNet, the Flickr images and Flickr5k JSONs) must
-be given as a URL or a local path; when missing, the error says where to get them. Unscheduled: trigger it.
+Params, outputs, examples: ``docs/clip_datasets.md``; each DAG's ``doc_md`` is its block there
+(:mod:`visionflow_airflow.docs`).
 """
 from __future__ import annotations
 
@@ -42,6 +9,7 @@ import pendulum
 from airflow.sdk import DAG, Param
 
 from visionflow_airflow.common import dag_kwargs
+from visionflow_airflow.docs import dag_doc
 from visionflow_airflow.operators.clip import (
     SOURCE_FIELDS,
     AnnotateClipDatasetOperator,
@@ -96,7 +64,7 @@ with DAG(
         "seed": Param(1, type="integer", minimum=0, title="Split seed",
                       description="Seed of the generated Caltech101 split."),
     },
-    **dag_kwargs(__doc__, ["clip", "images", "xtune"]),
+    **dag_kwargs(dag_doc("clip_datasets", "clip_datasets"), ["clip", "images", "xtune"]),
 ) as dag:
     common = {"dataset": "{{ params.dataset }}", "data_root": "{{ params.data_root }}"}
     fetch = FetchClipDatasetOperator(

@@ -1,25 +1,7 @@
-"""
-### Flickr-CC ("The Challenges of Continuous Self-Supervised Learning", ECCV'22)
+"""Flickr-CC ("The Challenges of Continuous Self-Supervised Learning", ECCV'22).
 
-Three DAGs build the paper's uncurated Flickr image lists from the Flickr API (connection `flickr_default`:
-API key as password; budget `requests_per_hour` in the extra, default 3,600):
-
-- **flickr_cc_crawl**, one run per UTC day (`airflow backfill create` crawls a date range): every CC-licensed
-  photo uploaded that day (licences 1,2,3,4,5,6,9,10), each once, as Openverse image TSV v001 plus a bucket
-  column in `<output_root>/meta/<day>/flickr_images_<day>.tsv.gz`, then a `done` marker (a done day is skipped
-  unless `reprocess`). Queries never lose photos to the API's 4,000-result cap: a capped query continues from
-  its last upload time, and a second over the cap is split by licence. Runs in pool `flickr_api`; the key's
-  budget is shared by every worker through Redis.
-  Each crawled day is emitted as an asset through the alias `flickr_cc_day`.
-- **flickr_cc_subsets**: from every crawled day, `lists/flickr.tsv.gz` (`id \\t url \\t local_file`, shuffled,
-  deterministic given `seed`), nested prefix subsets `lists/flickr-<N>M.tsv.gz` and `lists/MD5SUMS`.
-- **flickr_cc_download**: every line of `lists/<subset>` to `<root_dir>/<local_file>` (short side `short_side`,
-  RGB JPEG at `quality`), in mapped shards with one status row per image, resumable; then
-  `lists/<subset stem>.memmap` (numpy `S120`, one `local_file` per line) for training data loaders.
-  `file_suffix` renames the written images for the loader that reads them: empty (default), exactly
-  `local_file` (upstream's downloader, `MemmapFileList`); `-256p`, `<name>-256p.jpg`, which the paper's
-  `MemMapImageListDataset` opens (it rewrites `.jpg` to `-256p.jpg` in every memmap entry). The lists and the
-  memmap keep `local_file`; `summary.json` and the dataset card record the suffix.
+Params, outputs, examples: ``docs/flickr_cc.md``; each DAG's ``doc_md`` is its block there
+(:mod:`visionflow_airflow.docs`).
 """
 from __future__ import annotations
 
@@ -28,6 +10,7 @@ from airflow.sdk import DAG, AssetAlias, CronDataIntervalTimetable, Param
 
 from visionflow_airflow import params as p
 from visionflow_airflow.common import dag_kwargs
+from visionflow_airflow.docs import dag_doc
 from visionflow_airflow.operators.flickr import (
     ASSET_ALIAS,
     BuildFlickrSubsetsOperator,
@@ -62,7 +45,7 @@ with DAG(
                                       "requests); plan: Openverse-style slices from count probes."),
         "output_root": OUTPUT_ROOT,
     }),
-    **dag_kwargs(__doc__, ["flickr", "images", "crawl"]),
+    **dag_kwargs(dag_doc("flickr_cc", "flickr_cc_crawl"), ["flickr", "images", "crawl"]),
 ) as crawl_dag:
     crawl = CrawlFlickrDayOperator(
         task_id="crawl_day", output_root="{{ params.output_root }}", date="{{ params.date }}",
@@ -89,7 +72,7 @@ with DAG(
                       description="Same crawl + same seed = byte-identical lists."),
         "output_root": OUTPUT_ROOT,
     }),
-    **dag_kwargs(__doc__, ["flickr", "images", "lists"]),
+    **dag_kwargs(dag_doc("flickr_cc", "flickr_cc_subsets"), ["flickr", "images", "lists"]),
 ) as subsets_dag:
     subsets = BuildFlickrSubsetsOperator(
         task_id="build_subsets", output_root="{{ params.output_root }}", sizes="{{ params.sizes }}",
@@ -134,7 +117,7 @@ with DAG(
                                          "opens. Lists and memmap keep local_file either way."),
         "output_root": OUTPUT_ROOT,
     }),
-    **dag_kwargs(__doc__, ["flickr", "images", "download"]),
+    **dag_kwargs(dag_doc("flickr_cc", "flickr_cc_download"), ["flickr", "images", "download"]),
 ) as download_dag:
     root = "{{ params.output_root }}"
     suffix = "{{ params.file_suffix }}"

@@ -1,28 +1,7 @@
-"""
-### Kinetics-400/600/700 (mmaction2 layout)
+"""Kinetics-400/600/700 (mmaction2 layout).
 
-Prepares Kinetics as mmaction2's `tools/data/kinetics` scripts do, in one run:
-
-1. **annotations** — the DeepMind tarball (or `annotations_url`: a tar.gz, or a folder with `train.csv`,
-   `validate.csv`, `test.csv`) → `annotations/kinetics_{train,val,test}.csv`; **plan** cuts the `splits` into
-   shards (`limit` rows per split for trials).
-2. **clips** (mapped over shards) — each row's video from `video_source` (`youtube` via yt-dlp when installed,
-   `url_template` such as `http://host/{youtube_id}.mp4`, or `local_dir` holding `<youtube_id>.<ext>`), trimmed to
-   `[time_start, time_end)` as H.264: `videos_<split>/<label_with_underscores>/<ytid>_<%06d start>_<%06d end>.mp4`.
-   Existing valid clips are skipped.
-3. **dense** (if `dense`) — `videos_<split>_<short_side>p_dense_cache/`, short side `short_side` for portrait and
-   landscape alike, a key frame every 16 frames.
-4. **rawframes** (if `frames`) — `rawframes_<split>/<class>/<clip stem>/img_%05d.jpg`, every frame, short side
-   `short_side`, JPEG q95.
-5. **file_lists** — `<dataset>_<split>_list_videos.txt` (`class/file.mp4 label`) and
-   `<dataset>_<split>_list_rawframes.txt` (`class/stem nframes label`); labels number the sorted train classes,
-   lines are shuffled with `seed` (`label_map.txt` lists the classes in label order).
-6. **download_report** — `download_report.json` lists every failed clip with a reason code (`http_404`,
-   `bad_time_range`, `unreadable_video`, ...); `summary.json` counts each stage.
-
-Dead links, bad rows and undecodable videos are counted, never fatal. Per-shard manifests live in
-`<output_root>/_work/kinetics/<run>/`. `output_root` defaults to `data/<dataset>` and may be `s3://bucket/prefix`
-(connection `aws_default`). Unscheduled (`schedule=None`): trigger it.
+Params, outputs, examples: ``docs/kinetics.md``; each DAG's ``doc_md`` is its block there
+(:mod:`visionflow_airflow.docs`).
 """
 from __future__ import annotations
 
@@ -31,6 +10,7 @@ from airflow.sdk import DAG, Param
 
 from visionflow_airflow import params as p
 from visionflow_airflow.common import dag_kwargs, fail_run_when_a_step_failed
+from visionflow_airflow.docs import dag_doc
 from visionflow_airflow.operators.video import (
     ExtractKineticsRawframesOperator,
     FetchKineticsAnnotationsOperator,
@@ -80,7 +60,7 @@ with DAG(
         "seed": Param(0, type="integer", title="Shuffle seed",
                       description="Seed of the file-list shuffle (recorded in summary.json)."),
     }),
-    **dag_kwargs(__doc__, ["kinetics", "video", "mmaction2"]),
+    **dag_kwargs(dag_doc("kinetics", "kinetics"), ["kinetics", "video", "mmaction2"]),
 ) as dag:
     common = {"output_root": "{{ params.output_root or 'data/' ~ params.dataset }}", "dataset": "{{ params.dataset }}"}
     annotations = FetchKineticsAnnotationsOperator(

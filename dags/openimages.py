@@ -1,22 +1,7 @@
-"""
-### OpenImages V4 (PRIMO split)
+"""OpenImages V4 (PRIMO split).
 
-Builds the OpenImages V4 image sets of the PRIMO similarity-search paper from the official metadata:
-
-- **target**: the boxable train images; with `tarballs` on, the CVDF tarballs `train_*.tar.gz` are synced into
-  `<output_root>/targets/` and `validation.tar.gz` into `<output_root>/validation/`, each converted to a zip with
-  the same members and verified before the tarball is removed;
-- **train**: the first `train_size` rows with `Subset=train` that are not targets, in file order;
-- **extended_targets**: the rest of those rows.
-
-Images are downloaded from `OriginalURL`, kept only if their MD5 matches `OriginalMD5` (base64), thumbnailed to
-`thumbnail_size` on the longer side (never upscaled) and saved as RGB JPEG to
-`<output_root>/<split>/images/<id[:2]>/<id>.jpg`. Every image gets one status row in the shard manifests
-(`_work/<run>/<split>/manifests/`); `<output_root>/<split>/summary.json` totals them. Dead links, wrong MD5s and
-undecodable files are counted, not fatal. Reruns skip images already done.
-
-`output_root` may be `s3://bucket/prefix` (connection `aws_default`). The tarball source is
-`s3://open-images-dataset/tar/` unsigned, or the endpoint of connection `openimages_s3` when it exists.
+Params, outputs, examples: ``docs/openimages.md``; each DAG's ``doc_md`` is its block there
+(:mod:`visionflow_airflow.docs`).
 """
 from __future__ import annotations
 
@@ -25,6 +10,7 @@ from airflow.sdk import DAG, Param
 
 from visionflow_airflow import params as p
 from visionflow_airflow.common import dag_kwargs
+from visionflow_airflow.docs import dag_doc
 from visionflow_airflow.operators.openimages import (
     DownloadOpenImagesShardOperator,
     FetchOpenImagesMetadataOperator,
@@ -79,7 +65,7 @@ with DAG(
         "refresh_metadata": Param(False, type="boolean", title="Refresh metadata",
                                   description="Download the metadata CSVs again even if present."),
     }),
-    **dag_kwargs(__doc__, ["openimages", "images"]),
+    **dag_kwargs(dag_doc("openimages", "openimages_v4"), ["openimages", "images"]),
 ) as dag:
     root = "{{ params.output_root }}"
     metadata = FetchOpenImagesMetadataOperator(

