@@ -103,3 +103,40 @@ def test_readme_table_links_every_dag_to_its_page_with_a_trigger_line(dagbag):
         family = Path(dag.fileloc).stem
         row = next((line for line in readme.splitlines() if line.startswith(f"| `{dag_id}` |")), "")
         assert f"(docs/{family}.md" in row and f"airflow dags trigger {dag_id}" in row, dag_id
+
+
+def table_defaults(block: str) -> dict[str, str]:
+    """``{param: default cell}`` for the table rows that name one param."""
+    rows = {}
+    for line in block.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        names = re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", cells[0]) if len(cells) >= 3 else []
+        if len(names) == 1 and cells[0] == f"`{names[0]}`":
+            rows[names[0]] = cells[1]
+    return rows
+
+
+def test_defaults_written_as_values_equal_the_dags_defaults(dagbag):
+    """A default cell that is a literal (`256`, `false`, `["train","val"]`, `walk`) must be the Param's default;
+    prose defaults ("official DeepMind tarball", "empty") are for people and are not checked."""
+    import json
+
+    from visionflow_airflow.docs import block
+
+    wrong = []
+    for dag_id, dag in dagbag.dags.items():
+        text = (ROOT / "docs" / f"{Path(dag.fileloc).stem}.md").read_text()
+        for name, cell in table_defaults(block(text, dag_id)).items():
+            default = dag.params.get_param(name).value
+            raw = cell.strip("`")
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                if not (cell.startswith("`") and cell.endswith("`") and isinstance(default, str)):
+                    continue
+                value = raw
+            if isinstance(value, str) and not isinstance(default, str):
+                continue
+            if value != default:
+                wrong.append(f"{dag_id}.{name}: docs say {cell}, the DAG has {default!r}")
+    assert not wrong, "\n".join(wrong)
