@@ -74,9 +74,9 @@ def flickr_download(storage: Storage, images: Storage, subset: str, run_id: str)
         plots = [Histogram("Resized long side", [max(r["width"], r["height"]) for r in fresh], "pixels"),
                  Histogram("Resized file size", [r["bytes"] / 1024 for r in fresh if r.get("bytes")], "KiB"),
                  Bars("Images per second, per shard",
-                      {f"shard {s['shard']}": round((s.get("total", 0) - s.get("reused", 0)) / s["seconds"], 1)
+                      {s["shard"]: round((s.get("total", 0) - s.get("reused", 0)) / s["seconds"], 1)
                        for s in sorted(run.shards, key=lambda s: s["shard"]) if s.get("seconds")},
-                      "images/s", colours={f"shard {s['shard']}": "#1565c0" for s in run.shards})]
+                      "images/s", colours={s["shard"]: "#1565c0" for s in run.shards})]
         samples = [thumbnails(images, run, f"{subset}: sampled downloaded images")]
     return _flickr(storage, f"Flickr-CC download of {subset} — run {run_id}", run_id, "flickr_download",
                    card=_flickr_card(storage), run=run, summary=summary, samples=samples, extra_plots=plots)
