@@ -43,6 +43,11 @@ def block(text: str, dag_id: str) -> str | None:
     return found.group(1).strip() if found else None
 
 
+def unlink(text: str) -> str:
+    """Relative links become their text: the UI's DAG page has no docs/ folder beside it to link into."""
+    return re.sub(r"\[([^\]]+)\]\((?![a-z]+:)[^)]+\)", r"\1", text)
+
+
 def dag_doc(family: str, dag_id: str) -> str:
     """``doc_md`` for ``dag_id``: its block of ``docs/<family>.md`` and a pointer to the whole page."""
     pointer = f"Params, outputs, examples and departures from upstream: `docs/{family}.md` in the visionflow repository."
@@ -52,4 +57,4 @@ def dag_doc(family: str, dag_id: str) -> str:
         if text is not None:
             log.warning("docs/%s.md has no <!-- dag:%s --> block", family, dag_id)
         return f"### {dag_id}\n\n{pointer}"
-    return f"{found}\n\n{pointer}"
+    return f"{unlink(found)}\n\n{pointer}"
