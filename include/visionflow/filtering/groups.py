@@ -48,6 +48,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import os
 import shutil
 import time
 from collections import Counter
@@ -161,7 +162,9 @@ MD5_DTYPE = [("hi", "<u8"), ("lo", "<u8"), ("row", "<u4")]
 
 
 def _append(folder: Path, name: str, records) -> None:
-    with open(folder / name, "ab") as fh:
+    # os.path, not pathlib: pathlib interns every path part, and thousands of partition names grow Python's
+    # interned-string table for good (the memory test saw it as 2 MB that never went away).
+    with open(os.path.join(folder, name), "ab") as fh:
         records.tofile(fh)
 
 
@@ -186,7 +189,7 @@ def _scatter(storage, hash_rels, offsets, bands: Bands, params: Params, near_dir
         md5 = np.frombuffer(bytes.fromhex("".join(table.column("md5").to_pylist())), dtype=">u8").reshape(n, 2)
         recs = np.empty(n, dtype=md5_dt)
         recs["hi"], recs["lo"], recs["row"] = md5[:, 0], md5[:, 1], rows
-        _write_parts(md5_dir, recs, (recs["hi"] >> np.uint64(40)) % np.uint64(p_md5))
+        _write_parts(md5_dir, recs, _mix(recs["hi"] ^ recs["lo"], 0) % np.uint64(p_md5))
 
 
 def _write_parts(folder: Path, recs, part) -> None:
@@ -197,6 +200,10 @@ def _write_parts(folder: Path, recs, part) -> None:
     cuts = np.flatnonzero(np.diff(part)) + 1
     for chunk_start, chunk_end in zip(np.r_[0, cuts], np.r_[cuts, len(part)]):
         _append(folder, f"p{int(part[chunk_start]):06d}.bin", recs[chunk_start:chunk_end])
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(os.path.join(folder, name) for name in os.listdir(folder))
 
 
 def _pairs_in_groups(codes, starts, ends, radius: int):
@@ -246,7 +253,7 @@ def _pairs_faiss(codes, radius: int):
     return queries[upper].astype(np.int64), ids[upper].astype(np.int64)
 
 
-def _near_partition(path: Path, bands: Bands, radius: int):
+def _near_partition(path: str, bands: Bands, radius: int):
     """Edges (row_a, row_b) found in one partition file, each near pair once over all partitions."""
     import numpy as np
 
@@ -276,7 +283,7 @@ def _near_partition(path: Path, bands: Bands, radius: int):
     return (np.concatenate(edges) if edges else np.empty((0, 2), dtype=np.uint32)), len(recs)
 
 
-def _md5_partition(path: Path):
+def _md5_partition(path: str):
     """(row, group) for every row whose MD5 another row shares; group = the lowest row with that MD5."""
     import numpy as np
 
@@ -345,14 +352,14 @@ def group(storage, hash_rels: Sequence[str], scratch: str | Path, params: Params
     try:
         _scatter(storage, hash_rels, offsets, bands, params, near_dir, md5_dir, p_near, p_md5)
         edge_parts, exact_parts = [], []
-        for path in sorted(near_dir.iterdir()):
+        for path in _files(near_dir):
             edges, records = _near_partition(path, bands, params.radius)
-            path.unlink()
+            os.unlink(path)
             edge_parts.append(edges.astype(np.uint32))
             summary.max_partition_records = max(summary.max_partition_records, records)
-        for path in sorted(md5_dir.iterdir()):
+        for path in _files(md5_dir):
             pairs, records = _md5_partition(path)
-            path.unlink()
+            os.unlink(path)
             exact_parts.append(pairs.astype(np.uint32))
             summary.max_partition_records = max(summary.max_partition_records, records)
     finally:
