@@ -9,7 +9,7 @@ Speed: a JPEG is decoded with Pillow's ``draft`` straight to greyscale and scale
 pHash itself only looks at a 32x32 thumbnail, so nothing is lost. The width and height recorded are the
 original ones, read before drafting. Hashes are from the maintained ``imagehash`` library (pHash: DCT of a
 32x32 grey thumbnail, 8x8 low frequencies against their median; dHash: horizontal gradient signs of a 9x8
-thumbnail), packed big-endian into a signed int64 so Parquet can store them in a typed column.
+thumbnail, taken here from pHash's 32x32 one), packed big-endian into a signed int64 so Parquet can store them in a typed column.
 
 EXIF orientation is not applied: the hash is of the stored pixels, so the same photo stored sideways is a
 different image to the grouping (as it is to a consumer that ignores EXIF).
@@ -43,9 +43,9 @@ class Signature:
 
 def to_int64(bits) -> int:
     """An imagehash bool array (8x8) as a signed int64, first bit most significant."""
-    value = 0
-    for bit in bits.flatten():
-        value = (value << 1) | int(bit)
+    import numpy as np
+
+    value = int.from_bytes(np.packbits(np.asarray(bits, dtype=bool).ravel()).tobytes(), "big")
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
@@ -85,11 +85,14 @@ def compute(key: str, data: bytes) -> Signature:
     finally:
         im.close()
     pixels = np.asarray(grey, dtype=np.float32)
+    # pHash's own first step (imagehash: convert("L"), resize to 32x32 with Lanczos), done once here so dHash
+    # reuses the thumbnail instead of resampling the whole image again: the same pHash, a dHash of 9x8 from it.
+    thumb = grey.resize((HASH_SIZE * 4, HASH_SIZE * 4), Image.Resampling.LANCZOS)
     return Signature(
         key=key,
         md5=md5,
-        phash=to_int64(imagehash.phash(grey, hash_size=HASH_SIZE).hash),
-        dhash=to_int64(imagehash.dhash(grey, hash_size=HASH_SIZE).hash),
+        phash=to_int64(imagehash.phash(thumb, hash_size=HASH_SIZE).hash),
+        dhash=to_int64(imagehash.dhash(thumb, hash_size=HASH_SIZE).hash),
         width=width,
         height=height,
         bytes=len(data),
