@@ -108,10 +108,12 @@ def test_exact_copies_under_different_keys_keep_the_lowest_key(photo_set, tmp_pa
     assert summary.counts["exact_duplicate"] == 2
 
 
-def random_hashes(n: int, planted: int, seed: int) -> list[Signature]:
-    """``n`` random 64-bit hashes, ``planted`` of them copies of others with 0-6 bits flipped."""
+def random_hashes(n: int, planted: int, seed: int, shared_low_bits: int = 0) -> list[Signature]:
+    """``n`` random 64-bit hashes, ``planted`` of them copies of others with 0-6 bits flipped; with
+    ``shared_low_bits`` all hashes share their lowest bits (clustered, as real pHashes are: big key groups)."""
     rng = np.random.default_rng(seed)
-    codes = rng.integers(0, 1 << 64, size=n, dtype=np.uint64)
+    codes = rng.integers(0, 1 << 64, size=n, dtype=np.uint64) >> np.uint64(shared_low_bits) << np.uint64(
+        shared_low_bits)
     for i in rng.choice(n, size=planted, replace=False):
         v = int(codes[rng.integers(n)])
         for bit in rng.choice(64, size=rng.integers(0, 7), replace=False):
@@ -121,11 +123,13 @@ def random_hashes(n: int, planted: int, seed: int) -> list[Signature]:
     return [Signature(f"k{i:07d}", f"{i:032x}", v, 0, 100, 100, 5000, 30.0) for i, v in enumerate(values)]
 
 
-@pytest.mark.parametrize("radius, bands", [(4, None), (4, 5), (2, None), (0, None), (7, None)])
-def test_the_partitioned_search_finds_exactly_the_brute_force_groups(tmp_path, radius, bands):
+@pytest.mark.parametrize("radius, bands, shared", [(4, None, 0), (4, 5, 0), (2, None, 0), (0, None, 0),
+                                                   (7, None, 0), (4, None, 22), (4, None, 30)])
+def test_the_partitioned_search_finds_exactly_the_brute_force_groups(tmp_path, radius, bands, shared):
+    """Random hashes, and clustered ones whose key groups are large enough for the faiss path."""
     from scipy.sparse.csgraph import connected_components
 
-    sigs = random_hashes(2500, planted=900, seed=radius)
+    sigs = random_hashes(2500, planted=900, seed=radius, shared_low_bits=shared)
     storage = open_storage(str(tmp_path))
     rels = write_shards(storage, sigs, per_shard=700)
     groups.group(storage, rels, tmp_path / "scratch", groups.Params(radius=radius, partition_rows=4000,

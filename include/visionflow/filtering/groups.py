@@ -21,8 +21,8 @@ radius can be missed), with ~N x 15 x 2^-21.5 x N/2 comparisons: ~N^2 / 400,000,
 
 Measured alternatives (200k random hashes, one core, this machine): faiss ``IndexBinaryMultiHash(64, 2, 32)``
 with ``nflip=2`` (exact at radius 4: a pair within 4 bits has a 32-bit half within 2) took 146 us per query,
-so 10M would take ~25 minutes and each of its 1058 probes per query grows with N; the sorted bands do the
-same 10M in a fraction of that (bench/case_filter.py). ``bands = radius + 1`` (one identical band per pair,
+so 10M would take ~25 minutes for the search alone; the sorted bands group 10M in 73 s with a 387 MB
+peak, and 1M in 6.3 s where the flat index's range search projects to 282 s (bench/results/filter-2026-12-07.md). ``bands = radius + 1`` (one identical band per pair,
 5 copies instead of 15) writes a third of the scratch disk, but its 13-bit key groups hold N/8192 hashes
 each, so its comparisons grow as N^2 / 1600: fine at 10M, hours at 400M.
 
@@ -248,7 +248,7 @@ def _pairs_faiss(codes, radius: int):
     index = faiss.IndexBinaryFlat(64)
     index.add(x)
     lims, _, ids = index.range_search(x, radius + 1)  # faiss keeps distances strictly below the radius given
-    queries = np.repeat(np.arange(len(codes)), np.diff(lims))
+    queries = np.repeat(np.arange(len(codes)), np.diff(lims.astype(np.int64)))  # faiss gives size_t limits
     upper = ids > queries
     return queries[upper].astype(np.int64), ids[upper].astype(np.int64)
 
