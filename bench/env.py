@@ -1,4 +1,6 @@
-"""The comparison tools' environment: ``.venv-bench`` holds img2dataset (its pins would fight Airflow's).
+"""The comparison tools' environment: ``.venv-bench`` holds img2dataset (its pins would fight Airflow's), and
+``.venv-bench-imagededup`` holds imagededup (the filter cases' anchor: it requires torch and torchvision,
+several GB from the registry, which neither the project venv nor img2dataset's should carry).
 
 Created on first use with ``python3.11 -m venv`` and ``pip install img2dataset==1.47.0``; never touches the
 project venv. ``py-spy`` goes there too, for profiling.
@@ -48,6 +50,26 @@ def ensure_bench_venv() -> Path:
     subprocess.run([str(py), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
     subprocess.run([str(py), "-m", "pip", "install", "-q", IMG2DATASET, *EXTRA], check=True)
     marker.write_text(IMG2DATASET + "\n")
+    return py
+
+
+IMAGEDEDUP_VENV = ROOT / ".venv-bench-imagededup"
+IMAGEDEDUP = "imagededup==0.3.3.post2"
+
+
+def ensure_imagededup_venv() -> Path:
+    """Create ``.venv-bench-imagededup`` with imagededup when it is missing; returns its python."""
+    py = IMAGEDEDUP_VENV / "bin" / "python"
+    marker = IMAGEDEDUP_VENV / ".installed"
+    if py.exists() and marker.exists() and marker.read_text().strip() == IMAGEDEDUP:
+        return py
+    creator = shutil.which("python3.11") or sys.executable
+    if not py.exists():
+        log.info("creating %s with %s", IMAGEDEDUP_VENV, creator)
+        subprocess.run([creator, "-m", "venv", str(IMAGEDEDUP_VENV)], check=True)
+    log.info("installing %s into %s (one time, torch included: several GB)", IMAGEDEDUP, IMAGEDEDUP_VENV)
+    subprocess.run([str(py), "-m", "pip", "install", "-q", IMAGEDEDUP], check=True)
+    marker.write_text(IMAGEDEDUP + "\n")
     return py
 
 

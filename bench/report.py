@@ -116,8 +116,8 @@ def render(results: list[CaseResult], facts: dict[str, str], command: str, reps:
     ])
 
 
-def write(text: str, day: dt.date | None = None) -> Path:
+def write(text: str, day: dt.date | None = None, prefix: str = "") -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{(day or dt.date.today()).isoformat()}.md"
+    path = RESULTS / f"{prefix + '-' if prefix else ''}{(day or dt.date.today()).isoformat()}.md"
     path.write_text(text)
     return path

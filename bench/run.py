@@ -24,7 +24,7 @@ def all_cases() -> dict[int, Case]:
         Case(1, "OpenImages-style ingest", case_images.case1),
         Case(2, "Flickr-CC download", case_images.case2),
     ]
-    for name in ("case_video", "case_flickr", "case_dag", "case_plan", "case_xtune", "case_trackverse"):
+    for name in ("case_video", "case_flickr", "case_dag", "case_plan", "case_xtune", "case_trackverse", "case_filter"):
         try:
             module = __import__(f"bench.{name}", fromlist=["CASES"])
         except ImportError:
@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=3, help="repetitions per side (default 3)")
     p.add_argument("--quick", action="store_true", help="small inputs, to try the harness (not for the README)")
     p.add_argument("--no-save", action="store_true", help="print only; do not write bench/results/")
+    p.add_argument("--name", default="", help="results file prefix: bench/results/<name>-<date>.md")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
 
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     text = report.render(results, report.machine_facts(img2dataset_version()), command.strip(), a.reps)
     print(text)
     if not a.no_save and not a.quick:
-        print(f"saved {report.write(text)}")
+        print(f"saved {report.write(text, prefix=a.name)}")
     log.info("bench took %.0f s", time.monotonic() - started)
     return 0
 

@@ -8,7 +8,8 @@ truth for big result sets, ``stat: fail`` (HTTP 200) for a missing or unknown ke
 ``min_upload_date`` / ``max_upload_date`` in epoch seconds, ``license`` filters, and OAuth 1.0a-signed
 requests accepted (``oauth_consumer_key`` must be the key). Photo URLs point back at this server's
 ``/flickr/photos/`` route, which serves real JPEGs made from scikit-image's photographs at Flickr's sizes
-(``_t`` 100, ``_m`` 240, none 500, ``_b`` 1024 px on the long side).
+(``_t`` 100, ``_m`` 240, none 500, ``_b`` 1024 px on the long side). ``/flickr/images/photo_unavailable.png``
+answers HTTP 200 with a stand-in for Flickr's "This photo is no longer available" picture (``placeholder.py``).
 
 Catalogue (UTC): small days 2021-06-01..05, an empty day 2021-06-06, the dense day 2021-06-15 (thousands of
 uploads inside hour 14 and inside minute 14:30, hundreds inside one second), and the burst day 2021-06-16
@@ -316,6 +317,13 @@ def image(cat_index: dict[str, str], sources: dict[str, str], cache_dir: str, re
     return Response(200, data, content_type="image/jpeg")
 
 
+def unavailable(req: Request) -> Response:
+    """The stand-in placeholder, with status 200 as Flickr serves its own."""
+    from include.sample_source.placeholder import stand_in_png
+
+    return Response(200, stand_in_png(), content_type="image/png")
+
+
 def connection_json(base_url: str, key: str = API_KEY, requests_per_hour: int = 1_000_000) -> str:
     """``AIRFLOW_CONN_FLICKR_DEFAULT`` for this emulator (the demo and tests use a generous budget)."""
     host, _, port = base_url.split("://", 1)[1].partition(":")
@@ -335,6 +343,7 @@ def mount(source: SampleSource) -> dict[str, str]:
     sources = {name: str(path) for name, path in color_photos().items()}
     source.mount(f"{PREFIX}/services/rest", lambda req: rest(cat, req))
     source.mount(f"{PREFIX}/photos", lambda req: image(index, sources, str(cache_dir), req))
+    source.mount(f"{PREFIX}/images/photo_unavailable.png", unavailable)
     return {
         "flickr_endpoint": f"{source.base_url}{PREFIX}/services/rest",
         "flickr_api_key": API_KEY,
@@ -343,4 +352,5 @@ def mount(source: SampleSource) -> dict[str, str]:
         "flickr_burst_day": BURST_DAY,
         "flickr_empty_day": EMPTY_DAY,
         "flickr_conn_json": connection_json(source.base_url),
+        "flickr_placeholder_url": f"{source.base_url}{PREFIX}/images/photo_unavailable.png",
     }
