@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
+from urllib.parse import urlsplit
 
 from include.visionflow.errors import BadInputError, ItemError
 from include.visionflow.manifest import ItemResult, ShardStats, read_stats, write_manifest, write_stats
@@ -232,14 +233,16 @@ def read_shard(storage: Storage, spec: ShardSpec) -> list[dict]:
 
 def process_shard(storage: Storage, spec: ShardSpec, item_fn: Callable[[dict], ItemResult], *, key: str = "key",
                   threads: int = 1, stage: str = "", progress_every: float = PROGRESS_EVERY,
-                  log_name: str = "") -> ShardStats:
+                  log_name: str = "", url_key: str = "", slow_after: float | None = None) -> ShardStats:
     """Run one shard's items: the one item loop every family goes through.
 
     * A shard whose stats file exists is done (the stats are written last): its stats are returned, nothing runs.
     * ``item_fn(row)`` returns an :class:`ItemResult`; an :class:`ItemError` it raises becomes that item's
       failed row (status from the error class). Any other exception stops the shard and propagates, so the
       task fails and Airflow retries it; outputs already written stay and are reused on the retry.
-    * Progress is logged every ``progress_every`` seconds and at the end.
+    * Progress is logged every ``progress_every`` seconds, whether items finish or not, and at the end; lines
+      name the items running for over ``slow_after`` seconds (default half of that) with the host of
+      their URL (the ``url_key`` column, else the row's first http(s) value).
     * ``stage`` keeps a separate manifest and stats for another pass over the same rows (``spec.for_stage``).
     """
     target = spec.for_stage(stage)
@@ -250,13 +253,14 @@ def process_shard(storage: Storage, spec: ShardSpec, item_fn: Callable[[dict], I
         log.info("%s: already done (%s), %s", what, storage.uri(target.stats_rel), stats.counts)
         return stats
     rows = read_shard(storage, spec)
-    progress = Progress(what, len(rows), progress_every)
+    progress = Progress(what, len(rows), progress_every, slow_after=slow_after)
 
     def run_one(row: dict) -> ItemResult:
         item_key = str(row.get(key, ""))
         began = time.monotonic()
         try:
-            result = item_fn(row)
+            with progress.running(item_key, url_host(row, url_key)):
+                result = item_fn(row)
         except ItemError as err:
             result = ItemResult.failed(item_key, err.status, err.reason, err.detail)
         if not result.reused:
@@ -266,7 +270,11 @@ def process_shard(storage: Storage, spec: ShardSpec, item_fn: Callable[[dict], I
 
     if threads > 1:
         keep_freed_buffers()
-    results = map_items(rows, run_one, threads)
+    progress.start()
+    try:
+        results = map_items(rows, run_one, threads)
+    finally:
+        progress.stop()
     progress.finish()
     write_manifest(storage, target.manifest_rel, results)
     stats = ShardStats.from_results(spec.shard_id, results, progress.elapsed)
@@ -274,6 +282,21 @@ def process_shard(storage: Storage, spec: ShardSpec, item_fn: Callable[[dict], I
     log.info("%s: wrote %s (%s items: %s)", what, storage.uri(target.manifest_rel),
              stats.total, stats.counts)
     return stats
+
+
+def url_host(row: dict, url_key: str = "") -> str:
+    """``host[:port]`` of the row's URL (``row[url_key]``, else its first http(s) value), for progress lines;
+    never the path or query, which may carry keys or signatures."""
+    values = [row.get(url_key)] if url_key else row.values()
+    for value in values:
+        if isinstance(value, str) and value.startswith(("http://", "https://")):
+            try:
+                parts = urlsplit(value)
+                port = parts.port
+            except ValueError:  # a port that is not a number: the item itself will fail with a reason
+                return ""
+            return (parts.hostname or "") + (f":{port}" if port and parts.hostname else "")
+    return ""
 
 
 def map_items(items: list[T], fn: Callable[[T], R], threads: int) -> list[R]:
