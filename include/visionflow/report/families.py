@@ -51,7 +51,7 @@ def flickr_download(storage: Storage, images: Storage, subset: str, run_id: str)
     run = collect_work(storage, work)
     summary = {k: v for k, v in _json(storage, f"{work}/summary.json").items() if not isinstance(v, dict)}
     return _flickr(storage, f"Flickr-CC download of {subset} — run {run_id}", run_id, "flickr_download",
-                   card=cards.flickr(), run=run, summary=summary,
+                   card=cards.flickr(), run=run, summary=summary, also_wrote=(images,),
                    samples=[thumbnails(images, run, f"{subset}: sampled images")])
 
 
