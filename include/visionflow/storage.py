@@ -41,7 +41,7 @@ _staged: dict[int, set[Path]] = {}  # pid -> the .tmp roots it staged under sinc
 _exit_hooks: set[int] = set()
 
 
-def _process_start(pid: int) -> str:
+def process_start(pid: int) -> str:
     """Start time of ``pid`` in clock ticks since boot ('' where /proc does not tell); with the pid it
     names a process uniquely, so a reused pid is not mistaken for the process that made a folder."""
     try:
@@ -51,7 +51,7 @@ def _process_start(pid: int) -> str:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
-def _host() -> str:
+def host_name() -> str:
     return socket.gethostname().replace("-", "_") or "host"
 
 
@@ -61,18 +61,18 @@ _tags: dict[int, str] = {}
 def process_tag() -> str:
     pid = os.getpid()  # per pid, not once: forked task processes get their own folder
     if pid not in _tags:
-        _tags[pid] = f"{_host()}-{pid}-{_process_start(pid)}"
+        _tags[pid] = f"{host_name()}-{pid}-{process_start(pid)}"
     return _tags[pid]
 
 
-def _alive(pid: int, start: str) -> bool:
+def process_alive(pid: int, start: str) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         pass  # someone else's live process
-    return not start or _process_start(pid) in ("", start)
+    return not start or process_start(pid) in ("", start)
 
 
 def _newest_change(path: Path) -> float:
@@ -89,14 +89,14 @@ def sweep_orphans(tmp_root: Path) -> list[str]:
     (empty) folder when it exits, so only folders still holding files, which a kill mid-write leaves, are
     worth a line in the log."""
     removed, with_files = [], 0
-    host, mine = _host(), process_tag()
+    host, mine = host_name(), process_tag()
     for entry in sorted(tmp_root.iterdir()) if tmp_root.is_dir() else []:
         parts = entry.name.split("-")
         try:
             if entry.name == mine:
                 continue
             if len(parts) == 3 and parts[0] == host and parts[1].isdigit():
-                orphan = not _alive(int(parts[1]), parts[2])
+                orphan = not process_alive(int(parts[1]), parts[2])
             else:  # another host's folder, or a file from before per-process folders
                 orphan = time.time() - _newest_change(entry) > STALE_AFTER
             if orphan:
@@ -155,7 +155,7 @@ def tidy_staging_root(tmp_root: Path, settle: float = 10.0) -> None:
     if not tmp_root.is_dir():
         return
     sweep_orphans(tmp_root)
-    host, mine, now = _host(), process_tag(), time.time()
+    host, mine, now = host_name(), process_tag(), time.time()
     for folder in sorted(tmp_root.iterdir()):
         with contextlib.suppress(OSError):
             if folder.name == mine or (folder.name.split("-")[0] != host
