@@ -105,8 +105,12 @@ class Lease:
         raise NotImplementedError
 
     def __enter__(self) -> "Lease":
-        self.acquire()
-        _active.add(self.holder.token)
+        _active.add(self.holder.token)  # before the lease exists: Holder.dead_here must never see it inactive
+        try:
+            self.acquire()
+        except BaseException:
+            _active.discard(self.holder.token)
+            raise
         return self
 
     def __exit__(self, *exc) -> None:

@@ -89,7 +89,8 @@ def test_a_second_writer_stops_and_names_the_holder(root, tmp_path):
         line = busy_line(err)
         assert "shard 0 (one writer)" in line and storage.uri(spec.lease_rel) in line
         assert f"held by {socket.gethostname().replace('-', '_')} pid {first.proc.pid} since 20" in line
-        assert line.startswith("include.visionflow.errors.ShardBusyError: ") and second.items_run() == []  # it stopped before its first item
+        assert line.startswith("include.visionflow.errors.ShardBusyError: ")
+        assert second.items_run() == []  # it stopped before its first item
         code, out, err = first.finish()
         assert code == 0, err[-3000:]
     finally:
