@@ -23,6 +23,10 @@ class StorageError(VisionflowError):
     """An output root cannot be read or written."""
 
 
+class ShardBusyError(StorageError):
+    """Another live process holds the shard's lease (``lease.py``): this one stops, and a retry comes later."""
+
+
 class ItemError(VisionflowError):
     """One item failed: ``status`` and a short ``reason`` code go to its manifest row, ``detail`` is for humans."""
 

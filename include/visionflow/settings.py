@@ -31,3 +31,10 @@ def user_agent() -> str:
     contact = os.environ.get("VISIONFLOW_CONTACT_URL", "").strip()
     where = f"+{contact}; " if contact else ""
     return f"{PRODUCT} ({where}dataset builder; honours X-Robots-Tag noai)"
+
+
+def lease_timeout() -> float:
+    """Seconds without renewal after which an S3 shard lease of another host counts as dead
+    (``VISIONFLOW_LEASE_TIMEOUT_S``, default 60; renewed every quarter of it). Shorter than the time Airflow
+    takes to retry a lost task (heartbeat timeout plus retry delay), so the retry finds the lease free."""
+    return float(os.environ.get("VISIONFLOW_LEASE_TIMEOUT_S") or 60)

@@ -10,6 +10,8 @@ Layout and "done", the same for every family (under the output root)::
                                                                               one status row per item
     _work/<family>/<run or list>/[<split>/][<stage>/]manifests/shard-NNNNN.stats.json
                                                                               written last: the shard is done
+    _work/<family>/<run or list>/[<split>/][<stage>/]manifests/shard-NNNNN.lease
+                                                                              while a process writes the shard
 
 * A shard (or a stage of it) is done when its stats file exists; ``process_shard`` then returns the stored
   stats and runs nothing.
@@ -31,8 +33,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
+from urllib.parse import urlsplit
 
 from include.visionflow.errors import BadInputError, ItemError
+from include.visionflow.lease import Lease, shard_lease
 from include.visionflow.manifest import ItemResult, ShardStats, read_stats, write_manifest, write_stats
 from include.visionflow.memory import keep_freed_buffers
 from include.visionflow.progress import Progress
@@ -77,6 +81,10 @@ class ShardSpec:
     @property
     def manifest_rel(self) -> str:
         return self.rel.replace("/shards/", "/manifests/").replace(".parquet", ".manifest.parquet")
+
+    @property
+    def lease_rel(self) -> str:
+        return self.rel.replace("/shards/", "/manifests/").replace(".parquet", ".lease")
 
     @property
     def stats_rel(self) -> str:
@@ -232,31 +240,59 @@ def read_shard(storage: Storage, spec: ShardSpec) -> list[dict]:
 
 def process_shard(storage: Storage, spec: ShardSpec, item_fn: Callable[[dict], ItemResult], *, key: str = "key",
                   threads: int = 1, stage: str = "", progress_every: float = PROGRESS_EVERY,
-                  log_name: str = "") -> ShardStats:
+                  log_name: str = "", url_key: str = "", slow_after: float | None = None) -> ShardStats:
     """Run one shard's items: the one item loop every family goes through.
 
     * A shard whose stats file exists is done (the stats are written last): its stats are returned, nothing runs.
     * ``item_fn(row)`` returns an :class:`ItemResult`; an :class:`ItemError` it raises becomes that item's
       failed row (status from the error class). Any other exception stops the shard and propagates, so the
       task fails and Airflow retries it; outputs already written stay and are reused on the retry.
-    * Progress is logged every ``progress_every`` seconds and at the end.
+    * Progress is logged every ``progress_every`` seconds, whether items finish or not, and at the end; lines
+      name the items running for over ``slow_after`` seconds (default half of that) with the host of
+      their URL (the ``url_key`` column, else the row's first http(s) value).
     * ``stage`` keeps a separate manifest and stats for another pass over the same rows (``spec.for_stage``).
+    * One writer per shard (and stage): a lease in the output root (``lease.py``) is taken before the first
+      item and checked again before the manifest and the stats are written. A process that finds it held by
+      a live one raises ``ShardBusyError`` (the task fails; Airflow retries it later); the lease of a
+      dead holder is taken over.
     """
     target = spec.for_stage(stage)
     # The stage in every line: one task may run several stages over the same shard, one after another.
     what = target.describe(log_name) + (f" {stage}" if stage else "")
     if storage.exists(target.stats_rel):
-        stats = read_stats(storage, target.stats_rel)
-        log.info("%s: already done (%s), %s", what, storage.uri(target.stats_rel), stats.counts)
-        return stats
-    rows = read_shard(storage, spec)
-    progress = Progress(what, len(rows), progress_every)
+        return _done(storage, target, what)
+    with shard_lease(storage, target.lease_rel, what) as lease:
+        if storage.exists(target.stats_rel):  # finished by a holder that released the lease meanwhile
+            return _done(storage, target, what)
+        rows = read_shard(storage, spec)
+        progress = Progress(what, len(rows), progress_every, slow_after=slow_after)
+        results = _run_items(rows, item_fn, progress, lease, key=key, url_key=url_key, threads=threads)
+        lease.check()
+        write_manifest(storage, target.manifest_rel, results)
+        stats = ShardStats.from_results(spec.shard_id, results, progress.elapsed)
+        lease.check()
+        write_stats(storage, target.stats_rel, stats)
+    log.info("%s: wrote %s (%s items: %s)", what, storage.uri(target.manifest_rel),
+             stats.total, stats.counts)
+    return stats
 
+
+def _done(storage: Storage, target: ShardSpec, what: str) -> ShardStats:
+    stats = read_stats(storage, target.stats_rel)
+    log.info("%s: already done (%s), %s", what, storage.uri(target.stats_rel), stats.counts)
+    return stats
+
+
+def _run_items(rows: list[dict], item_fn: Callable[[dict], ItemResult], progress: Progress, lease: Lease, *,
+               key: str, url_key: str, threads: int) -> list[ItemResult]:
     def run_one(row: dict) -> ItemResult:
+        if lease.lost:  # another process holds the shard now: every further item would be a second writer's
+            lease.check()
         item_key = str(row.get(key, ""))
         began = time.monotonic()
         try:
-            result = item_fn(row)
+            with progress.running(item_key, url_host(row, url_key)):
+                result = item_fn(row)
         except ItemError as err:
             result = ItemResult.failed(item_key, err.status, err.reason, err.detail)
         if not result.reused:
@@ -266,14 +302,28 @@ def process_shard(storage: Storage, spec: ShardSpec, item_fn: Callable[[dict], I
 
     if threads > 1:
         keep_freed_buffers()
-    results = map_items(rows, run_one, threads)
+    progress.start()
+    try:
+        results = map_items(rows, run_one, threads)
+    finally:
+        progress.stop()
     progress.finish()
-    write_manifest(storage, target.manifest_rel, results)
-    stats = ShardStats.from_results(spec.shard_id, results, progress.elapsed)
-    write_stats(storage, target.stats_rel, stats)
-    log.info("%s: wrote %s (%s items: %s)", what, storage.uri(target.manifest_rel),
-             stats.total, stats.counts)
-    return stats
+    return results
+
+
+def url_host(row: dict, url_key: str = "") -> str:
+    """``host[:port]`` of the row's URL (``row[url_key]``, else its first http(s) value), for progress lines;
+    never the path or query, which may carry keys or signatures."""
+    values = [row.get(url_key)] if url_key else row.values()
+    for value in values:
+        if isinstance(value, str) and value.startswith(("http://", "https://")):
+            try:
+                parts = urlsplit(value)
+                port = parts.port
+            except ValueError:  # a port that is not a number: the item itself will fail with a reason
+                return ""
+            return (parts.hostname or "") + (f":{port}" if port and parts.hostname else "")
+    return ""
 
 
 def map_items(items: list[T], fn: Callable[[T], R], threads: int) -> list[R]:

@@ -3,13 +3,17 @@
 Every write is atomic: a local file is written under ``<root>/.tmp/`` (same filesystem) and renamed into
 place; an S3 object appears only when its PUT completes. A reader never sees half an output.
 
-Temp files live in one folder per process, ``.tmp/<host>-<pid>-<start>/``. A process killed mid-write
-leaves its folder behind; the next process that stages under the same root removes the folders of dead
-processes of its host (the pid is gone, or reused by a process that started later), and folders of other
-hosts once nothing in them changed for ``STALE_AFTER`` seconds. A running task's files are never touched.
+Temp files live in one folder per process, ``.tmp/<host>-<pid>-<start>/``. A process removes its own
+folder, and ``.tmp`` when that leaves it empty, with :func:`release_staging`: when a task ends (the operator
+base calls it, before Airflow hears the task succeeded) and when the process exits. A process killed
+mid-write leaves its folder behind; the next process that stages under the same root removes the folders of
+dead processes of its host (the pid is gone, or reused by a process that started later), and folders of
+other hosts once nothing in them changed for ``STALE_AFTER`` seconds. A running task's files are never
+touched, and folders are only ever removed with ``rmdir`` or when their process is dead.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import logging
@@ -33,9 +37,11 @@ STALE_AFTER = 24 * 3600.0
 log = logging.getLogger(__name__)
 _swept: set[str] = set()
 _sweep_lock = threading.Lock()
+_staged: dict[int, set[Path]] = {}  # pid -> the .tmp roots it staged under since its last release
+_exit_hooks: set[int] = set()
 
 
-def _process_start(pid: int) -> str:
+def process_start(pid: int) -> str:
     """Start time of ``pid`` in clock ticks since boot ('' where /proc does not tell); with the pid it
     names a process uniquely, so a reused pid is not mistaken for the process that made a folder."""
     try:
@@ -45,7 +51,7 @@ def _process_start(pid: int) -> str:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
-def _host() -> str:
+def host_name() -> str:
     return socket.gethostname().replace("-", "_") or "host"
 
 
@@ -55,18 +61,18 @@ _tags: dict[int, str] = {}
 def process_tag() -> str:
     pid = os.getpid()  # per pid, not once: forked task processes get their own folder
     if pid not in _tags:
-        _tags[pid] = f"{_host()}-{pid}-{_process_start(pid)}"
+        _tags[pid] = f"{host_name()}-{pid}-{process_start(pid)}"
     return _tags[pid]
 
 
-def _alive(pid: int, start: str) -> bool:
+def process_alive(pid: int, start: str) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         pass  # someone else's live process
-    return not start or _process_start(pid) in ("", start)
+    return not start or process_start(pid) in ("", start)
 
 
 def _newest_change(path: Path) -> float:
@@ -83,14 +89,14 @@ def sweep_orphans(tmp_root: Path) -> list[str]:
     (empty) folder when it exits, so only folders still holding files, which a kill mid-write leaves, are
     worth a line in the log."""
     removed, with_files = [], 0
-    host, mine = _host(), process_tag()
+    host, mine = host_name(), process_tag()
     for entry in sorted(tmp_root.iterdir()) if tmp_root.is_dir() else []:
         parts = entry.name.split("-")
         try:
             if entry.name == mine:
                 continue
             if len(parts) == 3 and parts[0] == host and parts[1].isdigit():
-                orphan = not _alive(int(parts[1]), parts[2])
+                orphan = not process_alive(int(parts[1]), parts[2])
             else:  # another host's folder, or a file from before per-process folders
                 orphan = time.time() - _newest_change(entry) > STALE_AFTER
             if orphan:
@@ -117,9 +123,46 @@ def process_staging(tmp_root: Path) -> Path:
             if key not in _swept:
                 sweep_orphans(tmp_root)
                 _swept.add(key)
+    pid = os.getpid()
+    if tmp_root not in _staged.get(pid, ()):
+        with _sweep_lock:
+            _staged.setdefault(pid, set()).add(tmp_root)
+            if pid not in _exit_hooks:  # per pid: Airflow's forked task runner runs only hooks added after fork
+                _exit_hooks.add(pid)
+                atexit.register(release_staging)
     path = tmp_root / process_tag()
-    path.mkdir(exist_ok=True)
+    # parents: another process may have just removed an empty .tmp (release_staging) after our mkdir above
+    path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def release_staging() -> None:
+    """Remove this process's staging folders that are empty, then each ``.tmp`` left empty: what a task
+    calls when it ends and every process at exit, so a finished run leaves no temp folder. Call it only
+    when no thread of the process still stages (a later staging just makes the folder again)."""
+    with _sweep_lock:
+        roots = _staged.pop(os.getpid(), set())
+    for tmp_root in roots:
+        for folder in (tmp_root / process_tag(), tmp_root):
+            with contextlib.suppress(OSError):  # not empty (another process's folder, a file), or gone
+                folder.rmdir()
+
+
+def tidy_staging_root(tmp_root: Path, settle: float = 10.0) -> None:
+    """The end of a run: ``tmp_root`` without dead processes' folders, this process's empty one, and other
+    hosts' empty ones untouched for ``settle`` s; then without itself when empty. A live process of this
+    host keeps its folder (its pid tells); one of another host that lost its empty folder makes it again."""
+    if not tmp_root.is_dir():
+        return
+    sweep_orphans(tmp_root)
+    host, mine, now = host_name(), process_tag(), time.time()
+    for folder in sorted(tmp_root.iterdir()):
+        with contextlib.suppress(OSError):
+            if folder.name == mine or (folder.name.split("-")[0] != host
+                                       and now - folder.lstat().st_mtime > settle):
+                folder.rmdir()
+    with contextlib.suppress(OSError):
+        tmp_root.rmdir()
 
 
 @dataclass(frozen=True)

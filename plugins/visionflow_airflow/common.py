@@ -143,11 +143,17 @@ def _operator_base():
 
         def execute(self, context):
             from include.visionflow.errors import BadInputError
+            from include.visionflow.storage import release_staging
 
             try:
                 return self.run(context)
             except BadInputError as err:
                 raise AirflowFailException(str(err)) from err
+            finally:
+                # Here, not at exit: the task runner reports success before it exits (task_runner.run, then
+                # finalize), so the next task (the report) can start while this process still lives, and
+                # would have to keep its folder as a live process's.
+                release_staging()
 
     return VisionflowOperator
 

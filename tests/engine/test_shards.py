@@ -22,6 +22,7 @@ from include.visionflow.shards import (
     process_shard,
     read_shard,
     rows_per_shard,
+    url_host,
     write_shards,
 )
 from include.visionflow.storage import open_storage
@@ -149,6 +150,12 @@ def test_progress_lines_say_done_total_rate_eta_and_failures(tmp_path, caplog):
     process_shard(storage, spec, work, stage="clips", log_name="demo")  # a task running several stages
     assert all(r.getMessage().startswith("shard 0 (demo) clips: ") for r in caplog.records
                if r.name in ("visionflow.progress", "include.visionflow.shards"))
+
+
+def test_progress_names_a_url_by_its_host_only():
+    row = {"id": "7", "page": "not a url", "url": "https://user:secret@img.example:8443/a.jpg?api_key=k"}
+    assert url_host(row) == "img.example:8443" and url_host(row, "url") == "img.example:8443"
+    assert url_host(row, "page") == "" and url_host({"url": "http://h:port/x"}) == ""
 
 
 def test_progress_without_a_total_counts_rows():

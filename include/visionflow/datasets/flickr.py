@@ -253,7 +253,7 @@ def download_shard(storage: Storage, root: Storage, spec: ShardSpec, cfg: Downlo
     image_spec = ImageSpec(mode="short_side", size=cfg.short_side, upscale=True, quality=cfg.quality)
     fetcher = fetcher or Fetcher()
     return process_shard(storage, spec, lambda r: _download_item(r, root, fetcher, image_spec, cfg.file_suffix),
-                         key="id", threads=cfg.threads, log_name="flickr download")
+                         key="id", threads=cfg.threads, log_name="flickr download", url_key="url")
 
 
 def summarize_download(storage: Storage, specs: list[ShardSpec], subset: str, file_suffix: str = "") -> dict:

@@ -247,7 +247,7 @@ def download_shard(storage: Storage, spec: ShardSpec, config: DownloadConfig,
                    fetcher: Fetcher | None = None) -> ShardStats:
     fetcher = fetcher or Fetcher()
     return process_shard(storage, spec, lambda r: download_item(r, storage, fetcher, config), key="ImageID",
-                         threads=config.threads, log_name="openimages download")
+                         threads=config.threads, log_name="openimages download", url_key="OriginalURL")
 
 
 def summarize(storage: Storage, specs: list[ShardSpec], extra: dict | None = None) -> dict:

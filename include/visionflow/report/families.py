@@ -79,7 +79,8 @@ def flickr_download(storage: Storage, images: Storage, subset: str, run_id: str)
                       "images/s", colours={s["shard"]: "#1565c0" for s in run.shards})]
         samples = [thumbnails(images, run, f"{subset}: sampled downloaded images")]
     return _flickr(storage, f"Flickr-CC download of {subset} — run {run_id}", run_id, "flickr_download",
-                   card=_flickr_card(storage), run=run, summary=summary, samples=samples, extra_plots=plots)
+                   card=_flickr_card(storage), run=run, summary=summary, samples=samples, extra_plots=plots,
+                   also_wrote=(images,))
 
 
 def _newest_cut(storage: Storage, stem: str) -> str:

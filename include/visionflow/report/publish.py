@@ -1,24 +1,21 @@
 """Where a family's report goes, and the samples every family draws the same way.
 
 :func:`publish` writes ``reports/<family>/<run>/report.html`` (the run's report: what the run note links to),
-a copy as the latest at the root, the dataset card, and removes an empty ``.tmp/``. The latest copy is
-``report.html`` where one DAG owns the root, ``report-<dag id>.html`` where several DAGs (or datasets) share
-it, so they never overwrite each other's.
+a copy as the latest at the root, the dataset card, and leaves no ``.tmp/`` in the roots the run wrote. The
+latest copy is ``report.html`` where one DAG owns the root, ``report-<dag id>.html`` where several DAGs (or
+datasets) share it, so they never overwrite each other's.
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import time
 from pathlib import Path
 
 from include.visionflow.report.card import write_card
 from include.visionflow.report.data import RunData
 from include.visionflow.report.html import write_report
 from include.visionflow.report.sheets import Sheet
-from include.visionflow.storage import TMP_DIR, Storage
+from include.visionflow.storage import TMP_DIR, Storage, tidy_staging_root
 
 THUMBNAILS = 24
 STRIPS = 4
@@ -36,35 +33,28 @@ def run_report_rel(family: str, run_id: str) -> str:
 
 
 def publish(storage: Storage, title: str, run_id: str, family: str, card=None, latest: str = LATEST,
-            card_rel: str = "README.md", **report) -> str:
+            card_rel: str = "README.md", also_wrote: tuple[Storage, ...] = (), **report) -> str:
     """Write the run's report, the latest copy at ``latest`` and (if given) the card; return the run's report
-    URI. ``card_rel`` names the card where ``README.md`` belongs to someone else. ``report`` is passed on to :func:`write_report`. The family is in the path because DAGs sharing an
-    output root (the Flickr ones) may share a run id too."""
+    URI. ``card_rel`` names the card where ``README.md`` belongs to someone else. ``also_wrote``: the run's
+    other output roots (frames, images), tidied like ``storage``. ``report`` is passed on to
+    :func:`write_report`. The family is in the path because DAGs sharing an output root (the Flickr ones)
+    may share a run id too."""
     rel = run_report_rel(family, run_id)
     uri = write_report(storage, title, out_rel=rel, **report)
     storage.write_bytes(latest, storage.read_bytes(rel))
     if card is not None:
         write_card(storage, card, card_rel)
-    tidy_staging(storage)
+    for root in (storage, *also_wrote):
+        tidy_staging(root)
     return uri
 
 
 def tidy_staging(storage: Storage, settle: float = 10.0) -> None:
-    """The run's last step leaves no empty ``.tmp/`` behind: empty folders in it (untouched for ``settle``
-    seconds, or ours) and then ``.tmp`` itself are removed. ``rmdir`` never removes a folder with a file in
-    it, so a concurrent writer's temp files stay."""
-    if not storage.is_local:
-        return
-    tmp = Path(storage.uri(TMP_DIR))
-    if not tmp.is_dir():
-        return
-    now = time.time()
-    for folder in sorted((p for p in tmp.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-        with contextlib.suppress(OSError):
-            if str(os.getpid()) in folder.name or now - folder.stat().st_mtime > settle:
-                folder.rmdir()
-    with contextlib.suppress(OSError):
-        tmp.rmdir()
+    """The run's last step leaves no ``.tmp/`` behind in a root it wrote: what killed processes left, our
+    empty folder and then ``.tmp`` itself go (``storage.tidy_staging_root``). A task still running keeps
+    its folder and removes it, with ``.tmp`` if that is then empty, when it ends."""
+    if storage.is_local:
+        tidy_staging_root(Path(storage.uri(TMP_DIR)), settle)
 
 
 def read_json(storage: Storage, rel: str) -> dict:

@@ -136,6 +136,6 @@ def video_retrieval(storage: Storage, run_id: str, dataset: str, images: Storage
     folders = [r["output"] for r in run.ok() if r.get("output")]
     return publish(storage, f"AdaCLIP {dataset} frames — run {run_id}", run_id, "video_retrieval",
                    cards.adaclip(dataset, images.uri("").rstrip("/")),
-                   latest=f"report-video_retrieval-{dataset}.html", run=run, summary=summary,
+                   latest=f"report-video_retrieval-{dataset}.html", also_wrote=(images,), run=run, summary=summary,
                    extra_plots=[Histogram(f"Video duration ({len(seconds)} of {videos} videos)", seconds, "seconds")],
                    samples=[frame_strips(images, spread(folders, 4), "Frame strips of sampled videos")])
