@@ -206,8 +206,9 @@ def _scaled_jpeg(data: bytes, im, size: tuple[int, int]):
     return Image.fromarray(pixels if shrunk is None else shrunk)
 
 
-def transform_image(data: bytes, spec: ImageSpec) -> ProcessedImage:
-    """Decode ``data`` once, resize per ``spec``, return an RGB JPEG. Raises DecodeError."""
+def open_image(data: bytes):
+    """``data`` opened lazily with Pillow (nothing decoded yet), refused as DecodeError when it is not an image
+    or its header promises more than ``MAX_PIXELS`` (a decompression bomb)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -216,9 +217,15 @@ def transform_image(data: bytes, spec: ImageSpec) -> ProcessedImage:
         raise DecodeError("not_an_image", str(err)) from None
     except Image.DecompressionBombError as err:
         raise DecodeError("too_many_pixels", str(err)) from None
+    if im.size[0] * im.size[1] > MAX_PIXELS:
+        raise DecodeError("too_many_pixels", f"{im.size[0]}x{im.size[1]} exceeds {MAX_PIXELS} pixels")
+    return im
+
+
+def transform_image(data: bytes, spec: ImageSpec) -> ProcessedImage:
+    """Decode ``data`` once, resize per ``spec``, return an RGB JPEG. Raises DecodeError."""
+    im = open_image(data)
     src_w, src_h = im.size
-    if src_w * src_h > MAX_PIXELS:
-        raise DecodeError("too_many_pixels", f"{src_w}x{src_h} exceeds {MAX_PIXELS} pixels")
     # The target's area does not depend on the EXIF rotation: a budget can be reserved before reading the
     # EXIF, which for a PNG decodes the whole image (its eXIf chunk may follow the pixels).
     tw, th = spec.target(src_w, src_h)

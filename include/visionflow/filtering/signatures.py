@@ -21,12 +21,12 @@ import io
 from dataclasses import dataclass
 
 from include.visionflow.errors import DecodeError
+from include.visionflow.images import open_image
 
 HASH_SIZE = 8  # 8x8 = 64 bits, imagehash's default and the issue's
 # Decode a JPEG to at least this many pixels per side: pHash resizes to 32x32, the one-colour measure wants a
 # few thousand pixels; 64 leaves Lanczos enough input and keeps the 1/8 DCT scaling for anything over 512 px.
 DRAFT_SIZE = (64, 64)
-MAX_PIXELS = 120_000_000  # the same decompression-bomb limit as include/visionflow/images.py
 
 
 @dataclass(frozen=True)
@@ -59,18 +59,11 @@ def compute(key: str, data: bytes) -> Signature:
     ``truncated_image``, ``decode_error``) when the bytes are not a whole, decodable image."""
     import imagehash
     import numpy as np
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     md5 = hashlib.md5(data).hexdigest()
-    try:
-        im = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError as err:
-        raise DecodeError("not_an_image", str(err)) from None
-    except Image.DecompressionBombError as err:
-        raise DecodeError("too_many_pixels", str(err)) from None
+    im = open_image(data)  # the downloader's limits: not an image, decompression bomb
     width, height = im.size  # before draft(): draft changes im.size to the scaled size
-    if width * height > MAX_PIXELS:
-        raise DecodeError("too_many_pixels", f"{width}x{height} exceeds {MAX_PIXELS} pixels")
     try:
         if im.format == "JPEG":
             im.draft("L", DRAFT_SIZE)  # greyscale straight from the Y channel, scaled in the DCT
